@@ -1,0 +1,6 @@
+//! Binding placeholder for the Merkle core.
+use pyo3::prelude::*;
+
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine. `scripts/setup.sh` installs what the main job
+# needs (Python venv with the Rust extension built in release mode); `scripts/setup.sh --test`
+# adds what the test suite needs (npm reference tools, a Kubo binary, PostgreSQL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WITH_TEST=0
+[ "${1:-}" = "--test" ] && WITH_TEST=1
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip
+if [ "$WITH_TEST" = 1 ]; then
+  log "installing Python dependencies (with test extras)"
+  .venv/bin/pip install -q "maturin>=1.9,<2" -e ".[test]" --no-build-isolation 2>/dev/null \
+    || .venv/bin/pip install -q "maturin>=1.9,<2" ".[test]"
+else
+  .venv/bin/pip install -q "maturin>=1.9,<2"
+fi
+log "building the Rust extension (release)"
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release -q
+.venv/bin/python -c "import nftreg" >/dev/null
+
+if [ "$WITH_TEST" = 1 ]; then
+  log "installing pinned npm tools (merkle-tree, solc, OpenZeppelin Contracts, anvil)"
+  npm ci --no-audit --no-fund --loglevel=error
+  log "building/caching Kubo"
+  bash scripts/install_kubo.sh >/dev/null
+  if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    log "installing PostgreSQL (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+log "ready"

@@ -1,0 +1,1 @@
+"""Fixtures for the real anvil process (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the real kubo process (filled in by its issue)."""

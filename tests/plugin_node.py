@@ -1,0 +1,1 @@
+"""Fixtures for the real node process (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the real postgres process (filled in by its issue)."""
