@@ -9,6 +9,7 @@ from __future__ import annotations
 from nftreg import errors
 from nftreg._core import __version__
 from nftreg.errors import InvalidInputError, InvariantError, NftregError
+from nftreg.merkle import SimpleMerkleTree, StandardMerkleTree, verify_many
 
 __all__ = [
     "__version__",
@@ -16,4 +17,7 @@ __all__ = [
     "NftregError",
     "InvalidInputError",
     "InvariantError",
+    "StandardMerkleTree",
+    "SimpleMerkleTree",
+    "verify_many",
 ]

@@ -187,7 +187,7 @@ pub fn process_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Re
     let total = flags.len();
     let mut hashes: Vec<Hash> = Vec::with_capacity(total);
     let (mut leaf_pos, mut hash_pos, mut proof_pos) = (0usize, 0usize, 0usize);
-    let mut next = |hashes: &Vec<Hash>, leaf_pos: &mut usize, hash_pos: &mut usize| -> Result<Hash> {
+    let next = |hashes: &Vec<Hash>, leaf_pos: &mut usize, hash_pos: &mut usize| -> Result<Hash> {
         if *leaf_pos < leaves.len() {
             *leaf_pos += 1;
             Ok(leaves[*leaf_pos - 1])

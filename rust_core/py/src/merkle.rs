@@ -1,6 +1,573 @@
-//! Binding placeholder for the Merkle core.
-use pyo3::prelude::*;
+//! Binding for `nftreg-merkle`: converts Python leaf values to ABI words (under the GIL, with
+//! errors naming the value index and field), then hashes and builds with the GIL released.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use pyo3::exceptions::PyOverflowError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PySequence, PyString, PyTuple};
+use rayon::prelude::*;
+
+use nftreg_merkle::abi::{self, AbiType, AbiValue};
+use nftreg_merkle::hash::{keccak256, keccak256_32, Hash};
+use nftreg_merkle::tree::{self, IndexedTree};
+use nftreg_merkle::MerkleError;
+
+use crate::errors::{invalid, WrapMerkle};
+
+fn merr(e: MerkleError) -> PyErr {
+    WrapMerkle(e).into()
+}
+
+/// Describe where a value sits: `values[3][1] (uint256)`, built only when reporting an error.
+fn locate(e: MerkleError, prefix: &str, t: &AbiType) -> MerkleError {
+    match e {
+        MerkleError::BadValue { path, msg } => MerkleError::BadValue {
+            path: format!("{prefix}{path} ({})", t.name()),
+            msg,
+        },
+        other => other,
+    }
+}
+
+fn bad(msg: impl Into<String>) -> MerkleError {
+    MerkleError::BadValue { path: String::new(), msg: msg.into() }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+/// Raw bytes from `bytes`/`bytearray`/`memoryview` or a 0x-hex string.
+fn raw_bytes(obj: &Bound<'_, PyAny>) -> Result<Vec<u8>, MerkleError> {
+    if let Ok(s) = obj.downcast::<PyString>() {
+        let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
+        return abi::parse_hex_bytes(s, "");
+    }
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    match crate::buffers::bytes_like(obj, "") {
+        Ok(v) if !obj.is_instance_of::<PyInt>() => Ok(v),
+        _ => Err(bad(format!("expected bytes or a 0x-hex string, got {}", type_name(obj)))),
+    }
+}
+
+fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32], MerkleError> {
+    let ty = if signed { format!("int{bits}") } else { format!("uint{bits}") };
+    if obj.is_instance_of::<PyBool>() {
+        return Err(bad(format!("expected an integer for {ty}, got bool")));
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
+        return abi::parse_int_str(s, signed, bits, "");
+    }
+    if !obj.is_instance_of::<PyInt>() {
+        return Err(bad(format!("expected an integer or a decimal/0x-hex string, got {}", type_name(obj))));
+    }
+    if let Ok(v) = obj.extract::<i128>() {
+        let mut mag = [0u8; 32];
+        mag[16..].copy_from_slice(&v.unsigned_abs().to_be_bytes());
+        return abi::word_from_magnitude(mag, v < 0, signed, bits, "");
+    }
+    // Beyond 128 bits: let Python produce the 32-byte two's complement, overflow = out of range.
+    let py = obj.py();
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("signed", true).map_err(|_| bad("internal conversion error"))?;
+    match obj.call_method("to_bytes", (33, "big"), Some(&kwargs)) {
+        Ok(b) => {
+            let b = b.downcast::<PyBytes>().map_err(|_| bad("internal conversion error"))?.as_bytes();
+            let negative = b[0] & 0x80 != 0;
+            if b[0] != if negative { 0xff } else { 0x00 } {
+                return Err(bad(format!("value out of range for {ty}")));
+            }
+            let mut w = [0u8; 32];
+            w.copy_from_slice(&b[1..]);
+            abi::check_int_range(&w, signed, bits, negative, "").map(|_| w)
+        }
+        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Err(bad(format!("value out of range for {ty}"))),
+        Err(_) => Err(bad("internal conversion error")),
+    }
+}
+
+fn sequence<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PySequence>> {
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return None;
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return obj.downcast::<PySequence>().ok().cloned();
+    }
+    None
+}
+
+/// Convert one Python value to a typed ABI value. Errors carry a relative path (`[2]` for
+/// array items) that the caller prefixes with the value index and field.
+fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, MerkleError> {
+    Ok(match t {
+        AbiType::Address => {
+            if let Ok(s) = obj.downcast::<PyString>() {
+                let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
+                AbiValue::Word(abi::parse_address(s, "")?)
+            } else if let Ok(b) = obj.downcast::<PyBytes>() {
+                AbiValue::Word(abi::address_word(b.as_bytes(), "")?)
+            } else {
+                return Err(bad(format!("expected an address string, got {}", type_name(obj))));
+            }
+        }
+        AbiType::Bool => {
+            let b = obj
+                .downcast::<PyBool>()
+                .map_err(|_| bad(format!("expected a bool, got {}", type_name(obj))))?;
+            let mut w = [0u8; 32];
+            w[31] = b.is_true() as u8;
+            AbiValue::Word(w)
+        }
+        AbiType::Uint(bits) => AbiValue::Word(int_word(obj, false, *bits)?),
+        AbiType::Int(bits) => AbiValue::Word(int_word(obj, true, *bits)?),
+        AbiType::FixedBytes(n) => AbiValue::Word(abi::fixed_bytes_word(&raw_bytes(obj)?, *n, "")?),
+        AbiType::Bytes => AbiValue::Dynamic(raw_bytes(obj)?),
+        AbiType::String => {
+            let s = obj
+                .downcast::<PyString>()
+                .map_err(|_| bad(format!("expected a str, got {}", type_name(obj))))?;
+            AbiValue::Dynamic(s.to_str().map_err(|_| bad("string is not valid UTF-8"))?.as_bytes().to_vec())
+        }
+        AbiType::Array(inner) | AbiType::FixedArray(inner, _) => {
+            let seq = sequence(obj).ok_or_else(|| bad(format!("expected a list, got {}", type_name(obj))))?;
+            let n = seq.len().map_err(|_| bad("could not read list length"))?;
+            if let AbiType::FixedArray(_, k) = t {
+                if n != *k {
+                    return Err(bad(format!("expected exactly {k} items, got {n}")));
+                }
+            }
+            let mut items = Vec::with_capacity(n);
+            for i in 0..n {
+                let item = seq.get_item(i).map_err(|_| bad("could not read list item"))?;
+                items.push(to_value(&item, inner).map_err(|e| match e {
+                    MerkleError::BadValue { path, msg } => MerkleError::BadValue { path: format!("[{i}]{path}"), msg },
+                    other => other,
+                })?);
+            }
+            AbiValue::Array(items)
+        }
+    })
+}
+
+/// ABI-encode one leaf value (a list/tuple with one entry per type) into `out`.
+fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mut Vec<u8>) -> Result<(), MerkleError> {
+    let seq = sequence(obj).ok_or_else(|| MerkleError::BadValue {
+        path: format!("values[{index}]"),
+        msg: format!("expected a list or tuple of {} fields, got {}", types.len(), type_name(obj)),
+    })?;
+    let n = seq.len().unwrap_or(usize::MAX);
+    if n != types.len() {
+        return Err(MerkleError::BadValue {
+            path: format!("values[{index}]"),
+            msg: format!("wrong arity: the leaf encoding has {} types, the value has {n} fields", types.len()),
+        });
+    }
+    let mut vals = Vec::with_capacity(n);
+    for (f, t) in types.iter().enumerate() {
+        let item = seq.get_item(f).map_err(|_| bad("could not read field"))?;
+        vals.push(to_value(&item, t).map_err(|e| locate(e, &format!("values[{index}][{f}]"), t))?);
+    }
+    abi::encode_into(types, &vals, out)
+}
+
+fn parse_types(types: &[String]) -> PyResult<Vec<AbiType>> {
+    abi::parse_types(types).map_err(merr)
+}
+
+/// Encodings of many values into one buffer (+ offsets). `lenient` turns per-item errors
+/// into `None` entries instead of raising.
+fn encode_all(
+    values: &Bound<'_, PyAny>,
+    types: &[AbiType],
+    lenient: bool,
+) -> PyResult<(Vec<u8>, Vec<usize>, Vec<bool>)> {
+    let seq = values.downcast::<PySequence>().map_err(|_| invalid("values must be a list or tuple"))?;
+    let n = seq.len()?;
+    let mut buf = Vec::with_capacity(n * 32 * types.len());
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut ok = Vec::with_capacity(n);
+    offsets.push(0);
+    for i in 0..n {
+        let item = seq.get_item(i)?;
+        let mark = buf.len();
+        match encode_leaf(&item, types, i, &mut buf) {
+            Ok(()) => ok.push(true),
+            Err(e) if lenient => {
+                buf.truncate(mark);
+                let _ = e;
+                ok.push(false);
+            }
+            Err(e) => return Err(merr(e)),
+        }
+        offsets.push(buf.len());
+    }
+    Ok((buf, offsets, ok))
+}
+
+fn standard_leaf(encoded: &[u8]) -> Hash {
+    keccak256_32(&keccak256(encoded))
+}
+
+fn hash32(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Hash> {
+    let raw = if let Ok(s) = obj.downcast::<PyString>() {
+        let s = s.to_str()?;
+        let h = s.strip_prefix("0x").ok_or_else(|| invalid(format!("{what}: expected 0x-prefixed hex")))?;
+        if h.len() != 64 {
+            return Err(invalid(format!("{what}: expected 32 bytes (64 hex digits), got {} digits", h.len())));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(h, &mut out).map_err(|_| invalid(format!("{what}: not valid hex")))?;
+        return Ok(out);
+    } else {
+        crate::buffers::bytes_like(obj, what)?
+    };
+    raw.as_slice()
+        .try_into()
+        .map_err(|_| invalid(format!("{what}: expected 32 bytes, got {}", raw.len())))
+}
+
+fn hashes(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Hash>> {
+    let seq = obj.downcast::<PySequence>().map_err(|_| invalid(format!("{what} must be a list")))?;
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(invalid(format!("{what} must be a list of 32-byte hashes")));
+    }
+    (0..seq.len()?).map(|i| hash32(&seq.get_item(i)?, &format!("{what}[{i}]"))).collect()
+}
+
+fn hex0x(h: &Hash) -> String {
+    let mut s = String::with_capacity(66);
+    s.push_str("0x");
+    s.push_str(&hex::encode(h));
+    s
+}
+
+/// A built tree: node array, per-value tree positions, and a lazily built hash → value index.
+#[pyclass(module = "nftreg._core", frozen)]
+pub struct MerkleCore {
+    inner: IndexedTree,
+    lookup: OnceLock<HashMap<Hash, usize>>,
+}
+
+impl MerkleCore {
+    fn new(inner: IndexedTree) -> Self {
+        MerkleCore { inner, lookup: OnceLock::new() }
+    }
+    fn position(&self, value_index: usize) -> PyResult<usize> {
+        self.inner
+            .positions
+            .get(value_index)
+            .copied()
+            .ok_or_else(|| invalid(format!("index {value_index} out of bounds (tree has {} values)", self.inner.positions.len())))
+    }
+    fn lookup_map(&self) -> &HashMap<Hash, usize> {
+        self.lookup.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.inner.positions.len());
+            for (v, &p) in self.inner.positions.iter().enumerate() {
+                m.insert(self.inner.tree[p], v); // later duplicates win, as in the npm library
+            }
+            m
+        })
+    }
+}
+
+#[pymethods]
+impl MerkleCore {
+    #[getter]
+    fn root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.root())
+    }
+    fn __len__(&self) -> usize {
+        self.inner.positions.len()
+    }
+    fn node_count(&self) -> usize {
+        self.inner.tree.len()
+    }
+    fn tree_hex(&self) -> Vec<String> {
+        self.inner.tree.iter().map(hex0x).collect()
+    }
+    fn positions(&self) -> Vec<usize> {
+        self.inner.positions.clone()
+    }
+    fn position_of(&self, value_index: usize) -> PyResult<usize> {
+        self.position(value_index)
+    }
+    fn leaf<'py>(&self, py: Python<'py>, value_index: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let p = self.position(value_index)?;
+        Ok(PyBytes::new(py, &self.inner.tree[p]))
+    }
+    fn lookup(&self, py: Python<'_>, leaf_hash: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        let h = hash32(leaf_hash, "leaf hash")?;
+        Ok(py.allow_threads(|| self.lookup_map().get(&h).copied()))
+    }
+    fn proof(&self, value_index: usize) -> PyResult<Vec<String>> {
+        let p = self.position(value_index)?;
+        Ok(tree::get_proof(&self.inner.tree, p).map_err(merr)?.iter().map(hex0x).collect())
+    }
+    /// Returns (value indices of the proven leaves in proof order, proof, proof_flags).
+    fn multiproof(&self, py: Python<'_>, value_indices: Vec<usize>) -> PyResult<(Vec<usize>, Vec<String>, Vec<bool>)> {
+        let positions = value_indices.iter().map(|&v| self.position(v)).collect::<PyResult<Vec<_>>>()?;
+        let mp = tree::get_multiproof(&self.inner.tree, &positions).map_err(merr)?;
+        let map = py.allow_threads(|| self.lookup_map());
+        let leaves = mp.leaves.iter().map(|&p| map[&self.inner.tree[p]]).collect();
+        Ok((leaves, mp.proof.iter().map(hex0x).collect(), mp.proof_flags))
+    }
+    /// Every value's proof at once, computed in parallel with the GIL released.
+    fn all_proofs(&self, py: Python<'_>) -> PyResult<ProofSet> {
+        let (flat, offsets) = py
+            .allow_threads(|| tree::all_proofs(&self.inner.tree, &self.inner.positions))
+            .map_err(merr)?;
+        Ok(ProofSet { flat, offsets })
+    }
+    /// First value index whose leaf (32-byte slice of `flat`) differs from the tree, if any.
+    fn first_leaf_mismatch(&self, py: Python<'_>, flat: &[u8]) -> PyResult<Option<usize>> {
+        if flat.len() != 32 * self.inner.positions.len() {
+            return Err(invalid("leaf hash buffer does not match the number of values"));
+        }
+        Ok(py.allow_threads(|| {
+            self.inner
+                .positions
+                .iter()
+                .enumerate()
+                .position(|(v, &p)| self.inner.tree[p][..] != flat[32 * v..32 * v + 32])
+        }))
+    }
+    fn render(&self) -> PyResult<String> {
+        tree::render(&self.inner.tree).map_err(merr)
+    }
+    fn is_valid(&self, py: Python<'_>) -> bool {
+        py.allow_threads(|| tree::is_valid_tree(&self.inner.tree))
+    }
+}
+
+/// All proofs of a tree in one flat buffer; `proofs[i]` is value i's proof.
+#[pyclass(module = "nftreg._core", frozen, sequence)]
+pub struct ProofSet {
+    flat: Vec<Hash>,
+    offsets: Vec<usize>,
+}
+
+#[pymethods]
+impl ProofSet {
+    fn __len__(&self) -> usize {
+        self.offsets.len() - 1
+    }
+    fn __getitem__(&self, i: isize) -> PyResult<Vec<String>> {
+        let n = self.__len__() as isize;
+        let j = if i < 0 { i + n } else { i };
+        if j < 0 || j >= n {
+            return Err(pyo3::exceptions::PyIndexError::new_err("proof index out of range"));
+        }
+        let j = j as usize;
+        Ok(self.flat[self.offsets[j]..self.offsets[j + 1]].iter().map(hex0x).collect())
+    }
+    /// Value i's proof as concatenated 32-byte hashes.
+    fn proof_bytes<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if i >= self.__len__() {
+            return Err(invalid(format!("index {i} out of bounds")));
+        }
+        Ok(PyBytes::new(py, self.flat[self.offsets[i]..self.offsets[i + 1]].as_flattened()))
+    }
+    /// All proofs concatenated (32 bytes per hash); slice with `offsets()` (in hashes).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.flat.as_flattened())
+    }
+    fn offsets(&self) -> Vec<usize> {
+        self.offsets.clone()
+    }
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.flat.len() * 32
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaf_encoding, values, sort_leaves = true))]
+fn build_standard(py: Python<'_>, leaf_encoding: Vec<String>, values: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
+    let types = parse_types(&leaf_encoding)?;
+    let (buf, offsets, _) = encode_all(values, &types, false)?;
+    if offsets.len() == 1 {
+        return Err(invalid("expected a non-zero number of values"));
+    }
+    let tree = py.allow_threads(move || {
+        let leaves: Vec<Hash> = offsets
+            .par_windows(2)
+            .with_min_len(4096)
+            .map(|w| standard_leaf(&buf[w[0]..w[1]]))
+            .collect();
+        drop(buf);
+        IndexedTree::build(&leaves, sort_leaves)
+    });
+    Ok(MerkleCore::new(tree.map_err(merr)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (leaves, sort_leaves = true))]
+fn build_simple(py: Python<'_>, leaves: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
+    let leaves = hashes(leaves, "values")?;
+    if leaves.is_empty() {
+        return Err(invalid("expected a non-zero number of values"));
+    }
+    let tree = py.allow_threads(|| IndexedTree::build(&leaves, sort_leaves));
+    Ok(MerkleCore::new(tree.map_err(merr)?))
+}
+
+/// Rebuild from a dump's `tree` and the values' `treeIndex`es; checks the node structure.
+#[pyfunction]
+fn core_from_dump(py: Python<'_>, tree: &Bound<'_, PyAny>, positions: Vec<usize>) -> PyResult<MerkleCore> {
+    let nodes = hashes(tree, "tree")?;
+    let inner = py.allow_threads(|| IndexedTree::from_parts(nodes, positions)).map_err(merr)?;
+    Ok(MerkleCore::new(inner))
+}
+
+/// keccak256(keccak256(abi.encode(leaf_encoding, value))): the StandardMerkleTree leaf hash.
+#[pyfunction]
+fn standard_leaf_hash<'py>(py: Python<'py>, leaf_encoding: Vec<String>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let types = parse_types(&leaf_encoding)?;
+    let mut buf = Vec::new();
+    encode_leaf(value, &types, 0, &mut buf).map_err(merr)?;
+    Ok(PyBytes::new(py, &standard_leaf(&buf)))
+}
+
+/// abi.encode(types, values) as bytes.
+#[pyfunction]
+fn abi_encode<'py>(py: Python<'py>, types: Vec<String>, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let t = parse_types(&types)?;
+    let mut buf = Vec::new();
+    encode_leaf(values, &t, 0, &mut buf).map_err(merr)?;
+    Ok(PyBytes::new(py, &buf))
+}
+
+/// Leaf hashes of many values, concatenated (32 bytes each), hashed in parallel.
+#[pyfunction]
+fn standard_leaf_hashes<'py>(py: Python<'py>, leaf_encoding: Vec<String>, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let types = parse_types(&leaf_encoding)?;
+    let (buf, offsets, _) = encode_all(values, &types, false)?;
+    let flat: Vec<Hash> = py.allow_threads(|| {
+        offsets.par_windows(2).with_min_len(4096).map(|w| standard_leaf(&buf[w[0]..w[1]])).collect()
+    });
+    Ok(PyBytes::new(py, flat.as_flattened()))
+}
+
+#[pyfunction]
+fn process_proof<'py>(py: Python<'py>, leaf: &Bound<'py, PyAny>, proof: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let l = hash32(leaf, "leaf")?;
+    let p = hashes(proof, "proof")?;
+    Ok(PyBytes::new(py, &tree::process_proof(&l, &p)))
+}
+
+#[pyfunction]
+fn process_multiproof<'py>(
+    py: Python<'py>,
+    leaves: &Bound<'py, PyAny>,
+    proof: &Bound<'py, PyAny>,
+    proof_flags: Vec<bool>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let l = hashes(leaves, "leaves")?;
+    let p = hashes(proof, "proof")?;
+    let root = tree::process_multiproof(&l, &p, &proof_flags).map_err(merr)?;
+    Ok(PyBytes::new(py, &root))
+}
+
+/// Verify many (value, proof) pairs against one root in parallel. A malformed value or proof
+/// item gives `False` for that item; only batch-shape errors raise.
+#[pyfunction]
+fn verify_many(
+    py: Python<'_>,
+    root: &Bound<'_, PyAny>,
+    leaf_encoding: Vec<String>,
+    values: &Bound<'_, PyAny>,
+    proofs: &Bound<'_, PyAny>,
+) -> PyResult<Vec<bool>> {
+    let root = hash32(root, "root")?;
+    let types = parse_types(&leaf_encoding)?;
+    let (buf, offsets, ok) = encode_all(values, &types, true)?;
+    let pseq = proofs.downcast::<PySequence>().map_err(|_| invalid("proofs must be a list of proofs"))?;
+    let n = ok.len();
+    if pseq.len()? != n {
+        return Err(invalid(format!("values and proofs differ in length: {} values, {} proofs", n, pseq.len()?)));
+    }
+    let mut flat: Vec<Hash> = Vec::with_capacity(n * 20);
+    let mut poffs = Vec::with_capacity(n + 1);
+    let mut pok = Vec::with_capacity(n);
+    poffs.push(0);
+    for i in 0..n {
+        let mark = flat.len();
+        let item = pseq.get_item(i)?;
+        let good = match item.downcast::<PySequence>() {
+            Ok(s) if !item.is_instance_of::<PyString>() && !item.is_instance_of::<PyBytes>() => {
+                let mut good = true;
+                for k in 0..s.len()? {
+                    match hash32(&s.get_item(k)?, "proof") {
+                        Ok(h) => flat.push(h),
+                        Err(_) => {
+                            good = false;
+                            break;
+                        }
+                    }
+                }
+                good
+            }
+            _ => false,
+        };
+        if !good {
+            flat.truncate(mark);
+        }
+        pok.push(good);
+        poffs.push(flat.len());
+    }
+    Ok(py.allow_threads(|| {
+        (0..n)
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|i| {
+                ok[i] && pok[i] && tree::process_proof(&standard_leaf(&buf[offsets[i]..offsets[i + 1]]), &flat[poffs[i]..poffs[i + 1]]) == root
+            })
+            .collect()
+    }))
+}
+
+#[pyfunction]
+fn keccak<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let d = crate::buffers::bytes_like(data, "data")?;
+    Ok(PyBytes::new(py, &keccak256(&d)))
+}
+
+/// Run `n` bare keccak-f[1600] permutations on one core (benchmark ceiling); returns a
+/// state word so the work cannot be optimised away.
+#[pyfunction]
+fn keccak_permutations(py: Python<'_>, n: u64) -> u64 {
+    py.allow_threads(|| nftreg_merkle::hash::permute_n(n))
+}
+
+/// EIP-55 checksum of a 20-byte address.
+#[pyfunction]
+fn to_checksum_address(address: &Bound<'_, PyAny>) -> PyResult<String> {
+    let raw = raw_bytes(address).map_err(|e| invalid(format!("address: {e}")))?;
+    if raw.len() != 20 {
+        return Err(invalid(format!("address: expected 20 bytes, got {}", raw.len())));
+    }
+    Ok(abi::to_checksum(&raw))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<MerkleCore>()?;
+    m.add_class::<ProofSet>()?;
+    m.add_function(wrap_pyfunction!(build_standard, m)?)?;
+    m.add_function(wrap_pyfunction!(build_simple, m)?)?;
+    m.add_function(wrap_pyfunction!(core_from_dump, m)?)?;
+    m.add_function(wrap_pyfunction!(standard_leaf_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(abi_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(standard_leaf_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(process_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(process_multiproof, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_many, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak_permutations, m)?)?;
+    m.add_function(wrap_pyfunction!(to_checksum_address, m)?)?;
     Ok(())
 }
