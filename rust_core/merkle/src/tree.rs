@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::{invalid, MerkleError, Result};
+use crate::error::{invalid, Result};
 use crate::hash::{node_hash, Hash};
 
 /// Below this many nodes a level is hashed on the calling thread.
@@ -312,7 +312,7 @@ impl IndexedTree {
             }
         }
         if !is_valid_tree(&tree) {
-            return Err(MerkleError::Invariant("Merkle tree is invalid".into()));
+            return invalid("Merkle tree is invalid: a node differs from the hash of its children");
         }
         Ok(IndexedTree { tree, positions })
     }

@@ -1,0 +1,258 @@
+"""Properties and bad input for nftreg's Merkle trees (no reference library needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_abi import encode as eth_abi_encode
+from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from merkle_values import ENCODINGS, gen_values
+from nftreg import InvalidInputError, SimpleMerkleTree, StandardMerkleTree, verify_many
+from nftreg.merkle import abi_encode, keccak256, leaf_hash
+
+ENC = ["address", "uint256"]
+addr = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
+amount = st.integers(min_value=0, max_value=2**256 - 1)
+leaves = st.lists(st.tuples(addr, amount).map(list), min_size=1, max_size=40)
+
+
+def test_readme_example_root():
+    # The example in @openzeppelin/merkle-tree's README.
+    values = [
+        ["0x1111111111111111111111111111111111111111", "5000000000000000000"],
+        ["0x2222222222222222222222222222222222222222", "2500000000000000000"],
+    ]
+    tree = StandardMerkleTree.of(values, ENC)
+    assert tree.root == "0xd4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77"
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS, ids=lambda e: ",".join(e))
+def test_abi_encoding_matches_eth_abi(encoding):
+    # eth-abi is an independent encoder: abi.encode and the leaf hash must agree with it.
+    for value in gen_values(encoding, 30, seed=len(encoding)):
+        py_value = [_to_eth_abi(t, v) for t, v in zip(encoding, value)]
+        expected = eth_abi_encode(encoding, py_value)
+        assert abi_encode(encoding, value) == expected
+        assert leaf_hash(encoding, value) == "0x" + keccak(keccak(expected)).hex()
+
+
+def _to_eth_abi(t, v):
+    if t.endswith("]"):
+        inner = t[: t.rindex("[")]
+        return [_to_eth_abi(inner, x) for x in v]
+    if t.startswith(("uint", "int")):
+        return int(v, 0)
+    if t.startswith("bytes"):
+        return bytes.fromhex(v[2:])
+    return v
+
+
+def test_keccak_vector():
+    assert keccak256(b"") == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=leaves, data=st.data())
+def test_proof_for_one_leaf_never_verifies_another(values, data):
+    tree = StandardMerkleTree.of(values, ENC)
+    i = data.draw(st.integers(0, len(values) - 1))
+    j = data.draw(st.integers(0, len(values) - 1))
+    proof = tree.get_proof(i)
+    assert tree.verify(i, proof)
+    assert StandardMerkleTree.verify(tree.root, ENC, values[i], proof)
+    if tree.leaf_hash(values[i]) != tree.leaf_hash(values[j]):
+        assert not StandardMerkleTree.verify(tree.root, ENC, values[j], proof)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.tuples(addr, amount).map(list), min_size=2, max_size=40), data=st.data())
+def test_any_flipped_bit_or_reordered_sibling_fails(values, data):
+    tree = StandardMerkleTree.of(values, ENC)
+    i = data.draw(st.integers(0, len(values) - 1))
+    proof = tree.get_proof(i)
+    k = data.draw(st.integers(0, len(proof) - 1))
+    bit = data.draw(st.integers(0, 255))
+    raw = bytearray(bytes.fromhex(proof[k][2:]))
+    raw[bit // 8] ^= 1 << (bit % 8)
+    flipped = proof[:k] + ["0x" + raw.hex()] + proof[k + 1 :]
+    assert not StandardMerkleTree.verify(tree.root, ENC, values[i], flipped)
+    if len(proof) >= 2 and proof[0] != proof[1]:
+        swapped = [proof[1], proof[0], *proof[2:]]
+        assert not StandardMerkleTree.verify(tree.root, ENC, values[i], swapped)
+    # a flipped bit in the value itself fails too
+    other = [values[i][0], (int(values[i][1]) ^ 1)]
+    assert not StandardMerkleTree.verify(tree.root, ENC, other, proof)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=leaves, data=st.data())
+def test_multiproofs_verify_and_reject_tampering(values, data):
+    tree = StandardMerkleTree.of(values, ENC)
+    idx = data.draw(st.lists(st.integers(0, len(values) - 1), unique=True, max_size=len(values)))
+    mp = tree.get_multiproof(idx)
+    assert StandardMerkleTree.verify_multiproof(tree.root, ENC, mp)
+    if mp["proof_flags"]:
+        k = data.draw(st.integers(0, len(mp["proof_flags"]) - 1))
+        flags = list(mp["proof_flags"])
+        flags[k] = not flags[k]
+        assert not StandardMerkleTree.verify_multiproof(tree.root, ENC, {**mp, "proof_flags": flags})
+    if mp["proof"] and mp["leaves"]:
+        assert not StandardMerkleTree.verify_multiproof(tree.root, ENC, {**mp, "proof": mp["proof"][1:]})
+
+
+def test_multiproof_duplicate_and_out_of_range_indices_are_rejected():
+    tree = StandardMerkleTree.of(gen_values(ENC, 10, seed=1), ENC)
+    with pytest.raises(InvalidInputError, match="duplicated"):
+        tree.get_multiproof([3, 3])
+    with pytest.raises(InvalidInputError, match="out of bounds"):
+        tree.get_multiproof([10])
+    with pytest.raises(InvalidInputError, match="out of bounds"):
+        tree.get_proof(-1)
+
+
+def test_multiproof_with_internal_node_as_leaf_is_not_a_forgery():
+    # The 64-byte-leaf attack: present an internal node's children as a "leaf". Leaves are
+    # double-hashed, so the pair's concatenation never hashes to a leaf and verification fails.
+    values = gen_values(ENC, 8, seed=2)
+    tree = StandardMerkleTree.of(values, ENC)
+    dump = tree.dump()
+    left, right = dump["tree"][3], dump["tree"][4]
+    forged_value = [left, right]  # as if (bytes32, bytes32) were a leaf
+    assert not StandardMerkleTree.verify(tree.root, ["bytes32", "bytes32"], forged_value, tree.get_proof(0)[1:])
+
+
+def test_verify_many_mixes_good_and_bad_items():
+    values = gen_values(ENC, 1000, seed=3)
+    tree = StandardMerkleTree.of(values, ENC)
+    proofs = [tree.get_proof(i) for i in range(1000)]
+    assert verify_many(tree.root, ENC, values, proofs) == [True] * 1000
+    bad_values = list(values)
+    bad_values[5] = ["not an address", 1]
+    bad_values[6] = values[7]
+    bad_proofs = list(proofs)
+    bad_proofs[8] = ["0x1234"]
+    bad_proofs[9] = "not a list"
+    result = verify_many(tree.root, ENC, bad_values, bad_proofs)
+    assert [i for i, ok in enumerate(result) if not ok] == [5, 6, 8, 9]
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        verify_many(tree.root, ENC, values, proofs[:-1])
+
+
+def test_all_proofs_buffer_layout():
+    values = gen_values(ENC, 300, seed=4)
+    tree = StandardMerkleTree.of(values, ENC)
+    ps = tree.all_proofs()
+    flat, offs = ps.to_bytes(), ps.offsets()
+    assert len(offs) == 301 and ps.nbytes == len(flat)
+    for i in (0, 1, 150, 299):
+        chunk = flat[offs[i] * 32 : offs[i + 1] * 32]
+        assert ["0x" + chunk[k : k + 32].hex() for k in range(0, len(chunk), 32)] == tree.get_proof(i)
+        assert ps.proof_bytes(i) == chunk
+    assert ps[-1] == tree.get_proof(299)
+
+
+def test_lookup_entries_at_and_validate():
+    values = gen_values(ENCODINGS[2], 20, seed=6)
+    tree = StandardMerkleTree.of(values, ENCODINGS[2])
+    assert len(tree) == 20 and tree.at(3) == values[3] and tree.at(99) is None
+    assert list(tree.entries())[4] == (4, values[4])
+    assert tree.leaf_lookup(values[7]) == 7
+    assert tree.get_proof(values[7]) == tree.get_proof(7)
+    tree.validate()
+    with pytest.raises(InvalidInputError, match="not in tree"):
+        tree.leaf_lookup(["x", True, "1"])
+
+
+def test_thai_strings_are_utf8_encoded():
+    title = "ภูเก็ตเมืองอัจฉริยะ"
+    enc = ["string"]
+    assert abi_encode(enc, [title]) == eth_abi_encode(enc, [title])
+    tree = StandardMerkleTree.of([[title], ["สามย่านสมาร์ทซิตี้"]], enc)
+    assert tree.verify(0, tree.get_proof(0))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "value", "match"),
+    [
+        (["address", "uint256"], ["0x1234", 1], r"values\[0\]\[0\] \(address\).*malformed address"),
+        (["address", "uint256"], ["0x" + "zz" * 20, 1], r"values\[0\]\[0\].*malformed address"),
+        (["address", "uint256"], ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", 1], "checksum"),
+        (["address", "uint256"], ["0x" + "11" * 20, -1], r"values\[0\]\[1\] \(uint256\).*negative"),
+        (["address", "uint256"], ["0x" + "11" * 20, 2**256], r"values\[0\]\[1\].*out of range"),
+        (["uint8"], [256], r"out of range for uint8"),
+        (["int8"], [-129], r"out of range for int8"),
+        (["int8"], ["12x"], r"not a valid integer"),
+        (["uint256"], [True], r"got bool"),
+        (["bytes32"], ["0x1234"], r"bytes32 needs exactly 32 bytes"),
+        (["bytes4"], ["0xzzzzzzzz"], r"not valid hex"),
+        (["bytes"], ["1234"], r"0x-prefixed"),
+        (["string"], [b"bytes"], r"expected a str"),
+        (["bool"], [1], r"expected a bool"),
+        (["uint8[2]"], [[1, 2, 3]], r"values\[0\]\[0\]\[\] ?.*exactly 2 items|exactly 2 items"),
+        (["uint8[]"], [[1, 300]], r"values\[0\]\[0\]\[1\]"),
+        (["address", "uint256"], ["0x" + "11" * 20], r"wrong arity"),
+        (["address", "uint256"], "not a list", r"expected a list or tuple"),
+    ],
+)
+def test_bad_values_name_index_and_field(encoding, value, match):
+    with pytest.raises(InvalidInputError, match=match):
+        StandardMerkleTree.of([value], encoding)
+
+
+@pytest.mark.parametrize("encoding", [["uint7"], ["bytes33"], ["tuple"], ["address[x]"], [], "address"])
+def test_unknown_types_rejected(encoding):
+    with pytest.raises(InvalidInputError):
+        StandardMerkleTree.of([["0x" + "11" * 20]], encoding)
+
+
+def test_empty_value_list_rejected():
+    with pytest.raises(InvalidInputError, match="non-zero"):
+        StandardMerkleTree.of([], ENC)
+    with pytest.raises(InvalidInputError, match="non-zero"):
+        SimpleMerkleTree.of([])
+
+
+def test_bad_value_error_names_the_right_index():
+    values = gen_values(ENC, 50, seed=9)
+    values[37] = [values[37][0], "-5"]
+    with pytest.raises(InvalidInputError, match=r"values\[37\]\[1\]"):
+        StandardMerkleTree.of(values, ENC)
+
+
+def _dump():
+    return json.loads(json.dumps(StandardMerkleTree.of(gen_values(ENC, 9, seed=11), ENC).dump()))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "match"),
+    [
+        (lambda d: d.update(format="standard-v2"), "unknown format"),
+        (lambda d: d.pop("leafEncoding"), "leafEncoding"),
+        (lambda d: d["values"][4].update(value=[d["values"][4]["value"][0], "987654321987654321"]), r"values\[4\]"),
+        (lambda d: d["tree"].__setitem__(2, "0x" + "00" * 32), "invalid"),
+        (lambda d: d["values"][1].update(treeIndex=0), "not a leaf"),
+        (lambda d: d["values"][1].update(treeIndex=d["values"][2]["treeIndex"]), "share a treeIndex"),
+        (lambda d: d["tree"].pop(), "nodes"),
+        (lambda d: d["tree"].__setitem__(0, "0x12"), "32 bytes"),
+        (lambda d: d.update(values=[]), "values"),
+    ],
+)
+def test_tampered_dumps_rejected(tamper, match):
+    d = _dump()
+    tamper(d)
+    with pytest.raises(InvalidInputError, match=match):
+        StandardMerkleTree.load(d)
+
+
+def test_hybrid_verify_works_on_class_and_instance():
+    values = gen_values(ENC, 5, seed=12)
+    tree = StandardMerkleTree.of(values, ENC)
+    assert tree.verify(values[2], tree.get_proof(2))
+    assert StandardMerkleTree.verify(tree.root, ENC, values[2], tree.get_proof(2))
+    assert not StandardMerkleTree.verify("0x" + "00" * 32, ENC, values[2], tree.get_proof(2))
+    with pytest.raises(InvalidInputError, match="root"):
+        StandardMerkleTree.verify("0x00", ENC, values[2], tree.get_proof(2))
