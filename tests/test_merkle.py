@@ -256,3 +256,16 @@ def test_hybrid_verify_works_on_class_and_instance():
     assert not StandardMerkleTree.verify("0x" + "00" * 32, ENC, values[2], tree.get_proof(2))
     with pytest.raises(InvalidInputError, match="root"):
         StandardMerkleTree.verify("0x00", ENC, values[2], tree.get_proof(2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), bits=st.sampled_from([8, 16, 64, 72, 128, 200, 256]), signed=st.booleans())
+def test_python_ints_encode_like_eth_abi_across_ranges(data, bits, signed):
+    t = f"{'int' if signed else 'uint'}{bits}"
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    v = data.draw(st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0, -1 if signed else 1])))
+    assert abi_encode([t], [v]) == eth_abi_encode([t], [v])
+    assert abi_encode([t], [str(v)]) == eth_abi_encode([t], [v])
+    out_of_range = data.draw(st.sampled_from([hi + 1, lo - 1, hi + 2**bits, lo - 2**300]))
+    with pytest.raises(InvalidInputError, match=t):
+        abi_encode([t], [out_of_range])

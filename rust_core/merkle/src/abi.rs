@@ -136,7 +136,11 @@ pub fn parse_hex_bytes(s: &str, path: &str) -> Result<Vec<u8>> {
     if h.len() % 2 != 0 {
         return Err(bad(path, format!("hex string has an odd number of digits: {s:?}")));
     }
-    hex::decode(h).map_err(|_| bad(path, format!("not valid hex: {s:?}")))
+    let mut out = vec![0u8; h.len() / 2];
+    if !decode_hex_exact(h.as_bytes(), &mut out).0 {
+        return Err(bad(path, format!("not valid hex: {s:?}")));
+    }
+    Ok(out)
 }
 
 /// An address from 20 raw bytes.
@@ -149,18 +153,55 @@ pub fn address_word(raw: &[u8], path: &str) -> Result<[u8; 32]> {
     Ok(w)
 }
 
+const fn hex_table() -> [u8; 256] {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+}
+static HEX: [u8; 256] = hex_table();
+
+/// Decode exactly `out.len()` bytes of hex in one pass (hot path of address parsing).
+/// Returns (valid, has_lowercase_letter, has_uppercase_letter).
+fn decode_hex_exact(h: &[u8], out: &mut [u8]) -> (bool, bool, bool) {
+    if h.len() != 2 * out.len() {
+        return (false, false, false);
+    }
+    let (mut bad, mut lower, mut upper) = (0u8, false, false);
+    for (o, pair) in out.iter_mut().zip(h.chunks_exact(2)) {
+        let (a, b) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+        bad |= (a | b) & 0xf0;
+        *o = (a << 4) | (b & 0x0f);
+        for &c in pair {
+            lower |= c.is_ascii_lowercase();
+            upper |= c.is_ascii_uppercase();
+        }
+    }
+    (bad == 0, lower, upper)
+}
+
 /// An address from `0x` + 40 hex digits. Mixed case must be a valid EIP-55 checksum.
 pub fn parse_address(s: &str, path: &str) -> Result<[u8; 32]> {
-    let h = strip_0x(s).ok_or_else(|| bad(path, format!("malformed address {s:?}: expected 0x + 40 hex digits")))?;
-    if h.len() != 40 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad(path, format!("malformed address {s:?}: expected 0x + 40 hex digits")));
+    let malformed = || bad(path, format!("malformed address {s:?}: expected 0x + 40 hex digits"));
+    let h = strip_0x(s).ok_or_else(malformed)?;
+    let mut w = [0u8; 32];
+    let (valid, lower, upper) = decode_hex_exact(h.as_bytes(), &mut w[12..]);
+    if !valid {
+        return Err(malformed());
     }
-    let raw = hex::decode(h).expect("checked hex");
-    let mixed = h.bytes().any(|b| b.is_ascii_lowercase()) && h.bytes().any(|b| b.is_ascii_uppercase());
-    if mixed && to_checksum(&raw)[2..] != *h {
+    if lower && upper && to_checksum(&w[12..])[2..] != *h {
         return Err(bad(path, format!("address {s:?} has an invalid EIP-55 checksum")));
     }
-    address_word(&raw, path)
+    Ok(w)
 }
 
 /// EIP-55 checksummed form of a 20-byte address.
@@ -228,6 +269,12 @@ pub fn parse_int_str(s: &str, signed: bool, bits: u16, path: &str) -> Result<[u8
     } else {
         if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad(path, format!("not a valid integer: {s:?}")));
+        }
+        if body.len() <= 38 {
+            // fits in u128: the common case, no byte-wise arithmetic
+            let v: u128 = body.parse().map_err(|_| bad(path, format!("not a valid integer: {s:?}")))?;
+            mag[16..].copy_from_slice(&v.to_be_bytes());
+            return word_from_magnitude(mag, negative, signed, bits, path);
         }
         for d in body.bytes() {
             // mag = mag * 10 + d, with overflow detection

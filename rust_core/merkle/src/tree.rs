@@ -260,11 +260,14 @@ pub fn render(tree: &[Hash]) -> Result<String> {
 }
 
 /// Sort leaf hashes ascending (the npm library's default `sortLeaves: true`), returning the
-/// permutation: `order[k]` = original index of the k-th smallest leaf. Stable, like JS sort.
+/// permutation: `order[k]` = original index of the k-th smallest leaf. Ties keep their original
+/// order, as JavaScript's stable sort does (the index is the tie-breaker).
 pub fn sort_order(hashes: &[Hash]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..hashes.len() as u32).collect();
-    order.par_sort_by(|&a, &b| hashes[a as usize].cmp(&hashes[b as usize]));
-    order
+    // Sorting (hash, index) pairs in place is far faster than an indirect sort through the
+    // index array (no random access into `hashes` on every comparison).
+    let mut pairs: Vec<(Hash, u32)> = hashes.par_iter().enumerate().map(|(i, h)| (*h, i as u32)).collect();
+    pairs.par_sort_unstable();
+    pairs.into_iter().map(|(_, i)| i).collect()
 }
 
 /// A built tree plus, per value, its tree position: the state behind both tree kinds.
@@ -286,10 +289,11 @@ impl IndexedTree {
         let mut positions = vec![0usize; n];
         let tree = if sort_leaves {
             let order = sort_order(leaf_hashes);
-            let sorted: Vec<Hash> = order.iter().map(|&v| leaf_hashes[v as usize]).collect();
+            let sorted: Vec<Hash> = order.par_iter().map(|&v| leaf_hashes[v as usize]).collect();
             for (k, &v) in order.iter().enumerate() {
                 positions[v as usize] = len - 1 - k;
             }
+            drop(order);
             make_tree(&sorted)?
         } else {
             for (k, p) in positions.iter_mut().enumerate() {

@@ -1,12 +1,11 @@
 //! Binding for `nftreg-merkle`: converts Python leaf values to ABI words (under the GIL, with
 //! errors naming the value index and field), then hashes and builds with the GIL released.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, OnceLock};
 
-use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PySequence, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PySequence, PyString, PyTuple};
 use rayon::prelude::*;
 
 use nftreg_merkle::abi::{self, AbiType, AbiValue};
@@ -55,9 +54,9 @@ fn raw_bytes(obj: &Bound<'_, PyAny>) -> Result<Vec<u8>, MerkleError> {
 }
 
 fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32], MerkleError> {
-    let ty = if signed { format!("int{bits}") } else { format!("uint{bits}") };
+    let ty = || if signed { format!("int{bits}") } else { format!("uint{bits}") };
     if obj.is_instance_of::<PyBool>() {
-        return Err(bad(format!("expected an integer for {ty}, got bool")));
+        return Err(bad(format!("expected an integer for {}, got bool", ty())));
     }
     if let Ok(s) = obj.downcast::<PyString>() {
         let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
@@ -66,29 +65,91 @@ fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32],
     if !obj.is_instance_of::<PyInt>() {
         return Err(bad(format!("expected an integer or a decimal/0x-hex string, got {}", type_name(obj))));
     }
-    if let Ok(v) = obj.extract::<i128>() {
+    // Fast path without raising: fits in i64?
+    let mut overflow: std::os::raw::c_int = 0;
+    let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow == 0 {
+        if v == -1 {
+            // -1 is also the error return; clear a (never expected) pending error.
+            if let Some(_e) = PyErr::take(obj.py()) {
+                return Err(bad("could not read integer"));
+            }
+        }
         let mut mag = [0u8; 32];
-        mag[16..].copy_from_slice(&v.unsigned_abs().to_be_bytes());
+        mag[24..].copy_from_slice(&v.unsigned_abs().to_be_bytes());
         return abi::word_from_magnitude(mag, v < 0, signed, bits, "");
     }
-    // Beyond 128 bits: let Python produce the 32-byte two's complement, overflow = out of range.
-    let py = obj.py();
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("signed", true).map_err(|_| bad("internal conversion error"))?;
-    match obj.call_method("to_bytes", (33, "big"), Some(&kwargs)) {
-        Ok(b) => {
-            let b = b.downcast::<PyBytes>().map_err(|_| bad("internal conversion error"))?.as_bytes();
-            let negative = b[0] & 0x80 != 0;
-            if b[0] != if negative { 0xff } else { 0x00 } {
-                return Err(bad(format!("value out of range for {ty}")));
-            }
-            let mut w = [0u8; 32];
-            w.copy_from_slice(&b[1..]);
-            abi::check_int_range(&w, signed, bits, negative, "").map(|_| w)
-        }
-        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Err(bad(format!("value out of range for {ty}"))),
-        Err(_) => Err(bad("internal conversion error")),
+    // Beyond 64 bits: peel 64-bit limbs off (mask, then arithmetic shift) until the rest fits
+    // an i64. Works for negatives too (two's complement limbs); no exceptions are raised.
+    let negative = overflow < 0;
+    if negative && !signed {
+        return Err(bad(format!("negative value for {}", ty())));
     }
+    let mut limbs = [0u64; 4]; // least significant first
+    let mut cur = obj.clone();
+    let mut k = 0;
+    loop {
+        let mut of: std::os::raw::c_int = 0;
+        let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(cur.as_ptr(), &mut of) };
+        if of == 0 {
+            if k == 4 {
+                if v != if negative { -1 } else { 0 } {
+                    return Err(bad(format!("value out of range for {}", ty())));
+                }
+            } else {
+                limbs[k] = v as u64;
+                let fill = if v < 0 { u64::MAX } else { 0 };
+                for l in limbs.iter_mut().skip(k + 1) {
+                    *l = fill;
+                }
+            }
+            break;
+        }
+        if k == 4 {
+            return Err(bad(format!("value out of range for {}", ty())));
+        }
+        limbs[k] = unsafe { pyo3::ffi::PyLong_AsUnsignedLongLongMask(cur.as_ptr()) };
+        k += 1;
+        cur = cur.rshift(64).map_err(|_| bad("could not read integer"))?;
+    }
+    let mut w = [0u8; 32];
+    for (i, l) in limbs.iter().enumerate() {
+        w[32 - 8 * (i + 1)..32 - 8 * i].copy_from_slice(&l.to_be_bytes());
+    }
+    abi::check_int_range(&w, signed, bits, negative, "").map_err(|_| bad(format!("value out of range for {}", ty())))?;
+    Ok(w)
+}
+
+/// The 32-byte word of a static scalar type (address, bool, (u)intN, bytesN).
+fn scalar_word(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<[u8; 32], MerkleError> {
+    match t {
+        AbiType::Address => {
+            if let Ok(s) = obj.downcast::<PyString>() {
+                let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
+                abi::parse_address(s, "")
+            } else if let Ok(b) = obj.downcast::<PyBytes>() {
+                abi::address_word(b.as_bytes(), "")
+            } else {
+                Err(bad(format!("expected an address string, got {}", type_name(obj))))
+            }
+        }
+        AbiType::Bool => {
+            let b = obj
+                .downcast::<PyBool>()
+                .map_err(|_| bad(format!("expected a bool, got {}", type_name(obj))))?;
+            let mut w = [0u8; 32];
+            w[31] = b.is_true() as u8;
+            Ok(w)
+        }
+        AbiType::Uint(bits) => int_word(obj, false, *bits),
+        AbiType::Int(bits) => int_word(obj, true, *bits),
+        AbiType::FixedBytes(n) => abi::fixed_bytes_word(&raw_bytes(obj)?, *n, ""),
+        _ => Err(MerkleError::Invariant(format!("{} is not a scalar type", t.name()))),
+    }
+}
+
+fn is_scalar(t: &AbiType) -> bool {
+    !matches!(t, AbiType::Bytes | AbiType::String | AbiType::Array(_) | AbiType::FixedArray(..))
 }
 
 fn sequence<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PySequence>> {
@@ -105,33 +166,15 @@ fn sequence<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PySequence>> {
 /// array items) that the caller prefixes with the value index and field.
 fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, MerkleError> {
     Ok(match t {
-        AbiType::Address => {
-            if let Ok(s) = obj.downcast::<PyString>() {
-                let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
-                AbiValue::Word(abi::parse_address(s, "")?)
-            } else if let Ok(b) = obj.downcast::<PyBytes>() {
-                AbiValue::Word(abi::address_word(b.as_bytes(), "")?)
-            } else {
-                return Err(bad(format!("expected an address string, got {}", type_name(obj))));
-            }
-        }
-        AbiType::Bool => {
-            let b = obj
-                .downcast::<PyBool>()
-                .map_err(|_| bad(format!("expected a bool, got {}", type_name(obj))))?;
-            let mut w = [0u8; 32];
-            w[31] = b.is_true() as u8;
-            AbiValue::Word(w)
-        }
-        AbiType::Uint(bits) => AbiValue::Word(int_word(obj, false, *bits)?),
-        AbiType::Int(bits) => AbiValue::Word(int_word(obj, true, *bits)?),
-        AbiType::FixedBytes(n) => AbiValue::Word(abi::fixed_bytes_word(&raw_bytes(obj)?, *n, "")?),
         AbiType::Bytes => AbiValue::Dynamic(raw_bytes(obj)?),
         AbiType::String => {
             let s = obj
                 .downcast::<PyString>()
                 .map_err(|_| bad(format!("expected a str, got {}", type_name(obj))))?;
             AbiValue::Dynamic(s.to_str().map_err(|_| bad("string is not valid UTF-8"))?.as_bytes().to_vec())
+        }
+        AbiType::Address | AbiType::Bool | AbiType::Uint(_) | AbiType::Int(_) | AbiType::FixedBytes(_) => {
+            AbiValue::Word(scalar_word(obj, t)?)
         }
         AbiType::Array(inner) | AbiType::FixedArray(inner, _) => {
             let seq = sequence(obj).ok_or_else(|| bad(format!("expected a list, got {}", type_name(obj))))?;
@@ -167,6 +210,15 @@ fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mu
             msg: format!("wrong arity: the leaf encoding has {} types, the value has {n} fields", types.len()),
         });
     }
+    if types.iter().all(is_scalar) {
+        // All-static leaf: abi.encode is the concatenation of the words; no temporaries.
+        for (f, t) in types.iter().enumerate() {
+            let item = seq.get_item(f).map_err(|_| bad("could not read field"))?;
+            let w = scalar_word(&item, t).map_err(|e| locate(e, &format!("values[{index}][{f}]"), t))?;
+            out.extend_from_slice(&w);
+        }
+        return Ok(());
+    }
     let mut vals = Vec::with_capacity(n);
     for (f, t) in types.iter().enumerate() {
         let item = seq.get_item(f).map_err(|_| bad("could not read field"))?;
@@ -179,34 +231,128 @@ fn parse_types(types: &[String]) -> PyResult<Vec<AbiType>> {
     abi::parse_types(types).map_err(merr)
 }
 
-/// Encodings of many values into one buffer (+ offsets). `lenient` turns per-item errors
-/// into `None` entries instead of raising.
-fn encode_all(
+/// Values are converted in chunks of this many under the GIL while another thread hashes the
+/// previous chunks, so conversion and hashing overlap.
+const CHUNK: usize = 16 * 1024;
+
+/// Chunks of encoded leaves waiting to be hashed, shared by the converting thread (which holds
+/// the GIL) and the hashing threads.
+struct HashQueue {
+    state: Mutex<(VecDeque<(usize, Vec<u8>, Vec<usize>)>, bool)>,
+    ready: Condvar,
+    results: Mutex<Vec<(usize, Vec<Hash>)>>,
+}
+
+impl HashQueue {
+    fn push(&self, job: (usize, Vec<u8>, Vec<usize>)) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.push_back(job);
+        self.ready.notify_one();
+    }
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.ready.notify_all();
+    }
+    /// Hash chunks until the queue is closed and empty.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(job) = st.0.pop_front() {
+                        break Some(job);
+                    }
+                    if st.1 {
+                        break None;
+                    }
+                    st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let Some((k, buf, offsets)) = job else { return };
+            let hashes: Vec<Hash> = offsets.windows(2).map(|w| standard_leaf(&buf[w[0]..w[1]])).collect();
+            self.results.lock().unwrap_or_else(|e| e.into_inner()).push((k, hashes));
+        }
+    }
+}
+
+/// Leaf hashes of every value (and per-item validity when `lenient`). Converting Python
+/// objects needs the GIL and runs on this thread while the other cores hash finished chunks;
+/// once conversion ends this thread releases the GIL and hashes too.
+fn leaf_hashes_pipelined(
+    py: Python<'_>,
     values: &Bound<'_, PyAny>,
     types: &[AbiType],
     lenient: bool,
-) -> PyResult<(Vec<u8>, Vec<usize>, Vec<bool>)> {
+) -> PyResult<(Vec<Hash>, Vec<bool>)> {
+    if values.is_instance_of::<PyString>() || values.is_instance_of::<PyBytes>() {
+        return Err(invalid("values must be a list or tuple"));
+    }
     let seq = values.downcast::<PySequence>().map_err(|_| invalid("values must be a list or tuple"))?;
     let n = seq.len()?;
-    let mut buf = Vec::with_capacity(n * 32 * types.len());
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut ok = Vec::with_capacity(n);
-    offsets.push(0);
-    for i in 0..n {
-        let item = seq.get_item(i)?;
-        let mark = buf.len();
-        match encode_leaf(&item, types, i, &mut buf) {
-            Ok(()) => ok.push(true),
-            Err(e) if lenient => {
-                buf.truncate(mark);
-                let _ = e;
-                ok.push(false);
+    let list = values.downcast::<PyList>().ok();
+    let queue = HashQueue { state: Mutex::new((VecDeque::new(), false)), ready: Condvar::new(), results: Mutex::new(Vec::new()) };
+    let helpers = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1).saturating_sub(1).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..helpers).map(|_| scope.spawn(|| queue.work())).collect();
+        let mut ok = Vec::with_capacity(n);
+        let mut failure: Option<PyErr> = None;
+        let mut start = 0;
+        while start < n && failure.is_none() {
+            let end = (start + CHUNK).min(n);
+            let mut buf = Vec::with_capacity((end - start) * 32 * types.len());
+            let mut offsets = Vec::with_capacity(end - start + 1);
+            offsets.push(0);
+            for i in start..end {
+                let item = match &list {
+                    Some(l) => l.get_item(i),
+                    None => seq.get_item(i),
+                };
+                let item = match item {
+                    Ok(x) => x,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                };
+                let mark = buf.len();
+                match encode_leaf(&item, types, i, &mut buf) {
+                    Ok(()) => ok.push(true),
+                    Err(_) if lenient => {
+                        buf.truncate(mark);
+                        ok.push(false);
+                    }
+                    Err(e) => {
+                        failure = Some(merr(e));
+                        break;
+                    }
+                }
+                offsets.push(buf.len());
             }
-            Err(e) => return Err(merr(e)),
+            if failure.is_none() {
+                queue.push((start / CHUNK, buf, offsets));
+            }
+            start = end;
         }
-        offsets.push(buf.len());
-    }
-    Ok((buf, offsets, ok))
+        queue.close();
+        py.allow_threads(|| {
+            queue.work();
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut parts = std::mem::take(&mut *queue.results.lock().unwrap_or_else(|e| e.into_inner()));
+        parts.sort_unstable_by_key(|(k, _)| *k);
+        let mut out = Vec::with_capacity(n);
+        for (_, h) in parts {
+            out.extend_from_slice(&h);
+        }
+        if out.len() != n {
+            return Err(crate::errors::invariant("leaf hashing lost a chunk"));
+        }
+        Ok((out, ok))
+    })
 }
 
 fn standard_leaf(encoded: &[u8]) -> Hash {
@@ -389,19 +535,11 @@ impl ProofSet {
 #[pyo3(signature = (leaf_encoding, values, sort_leaves = true))]
 fn build_standard(py: Python<'_>, leaf_encoding: Vec<String>, values: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
     let types = parse_types(&leaf_encoding)?;
-    let (buf, offsets, _) = encode_all(values, &types, false)?;
-    if offsets.len() == 1 {
+    let (leaves, _) = leaf_hashes_pipelined(py, values, &types, false)?;
+    if leaves.is_empty() {
         return Err(invalid("expected a non-zero number of values"));
     }
-    let tree = py.allow_threads(move || {
-        let leaves: Vec<Hash> = offsets
-            .par_windows(2)
-            .with_min_len(4096)
-            .map(|w| standard_leaf(&buf[w[0]..w[1]]))
-            .collect();
-        drop(buf);
-        IndexedTree::build(&leaves, sort_leaves)
-    });
+    let tree = py.allow_threads(move || IndexedTree::build(&leaves, sort_leaves));
     Ok(MerkleCore::new(tree.map_err(merr)?))
 }
 
@@ -446,10 +584,7 @@ fn abi_encode<'py>(py: Python<'py>, types: Vec<String>, values: &Bound<'py, PyAn
 #[pyfunction]
 fn standard_leaf_hashes<'py>(py: Python<'py>, leaf_encoding: Vec<String>, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let types = parse_types(&leaf_encoding)?;
-    let (buf, offsets, _) = encode_all(values, &types, false)?;
-    let flat: Vec<Hash> = py.allow_threads(|| {
-        offsets.par_windows(2).with_min_len(4096).map(|w| standard_leaf(&buf[w[0]..w[1]])).collect()
-    });
+    let (flat, _) = leaf_hashes_pipelined(py, values, &types, false)?;
     Ok(PyBytes::new(py, flat.as_flattened()))
 }
 
@@ -485,7 +620,7 @@ fn verify_many(
 ) -> PyResult<Vec<bool>> {
     let root = hash32(root, "root")?;
     let types = parse_types(&leaf_encoding)?;
-    let (buf, offsets, ok) = encode_all(values, &types, true)?;
+    let (leaves, ok) = leaf_hashes_pipelined(py, values, &types, true)?;
     let pseq = proofs.downcast::<PySequence>().map_err(|_| invalid("proofs must be a list of proofs"))?;
     let n = ok.len();
     if pseq.len()? != n {
@@ -525,7 +660,7 @@ fn verify_many(
             .into_par_iter()
             .with_min_len(1024)
             .map(|i| {
-                ok[i] && pok[i] && tree::process_proof(&standard_leaf(&buf[offsets[i]..offsets[i + 1]]), &flat[poffs[i]..poffs[i + 1]]) == root
+                ok[i] && pok[i] && tree::process_proof(&leaves[i], &flat[poffs[i]..poffs[i + 1]]) == root
             })
             .collect()
     }))
