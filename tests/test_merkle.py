@@ -269,3 +269,16 @@ def test_python_ints_encode_like_eth_abi_across_ranges(data, bits, signed):
     out_of_range = data.draw(st.sampled_from([hi + 1, lo - 1, hi + 2**bits, lo - 2**300]))
     with pytest.raises(InvalidInputError, match=t):
         abi_encode([t], [out_of_range])
+
+
+def test_verify_many_accepts_a_proofset_and_bytes_proofs():
+    values = gen_values(ENC, 3000, seed=13)
+    tree = StandardMerkleTree.of(values, ENC)
+    proofs = tree.all_proofs()
+    assert verify_many(tree.root, ENC, values, proofs) == [True] * 3000
+    shuffled = values[1:] + values[:1]
+    assert not any(verify_many(tree.root, ENC, shuffled, proofs))
+    as_bytes = [[bytes.fromhex(h[2:]) for h in tree.get_proof(i)] for i in range(3000)]
+    assert all(verify_many(bytes.fromhex(tree.root[2:]), ENC, tuple(values), as_bytes))
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        verify_many(tree.root, ENC, values[:-1], proofs)

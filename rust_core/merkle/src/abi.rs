@@ -172,7 +172,7 @@ static HEX: [u8; 256] = hex_table();
 
 /// Decode exactly `out.len()` bytes of hex in one pass (hot path of address parsing).
 /// Returns (valid, has_lowercase_letter, has_uppercase_letter).
-fn decode_hex_exact(h: &[u8], out: &mut [u8]) -> (bool, bool, bool) {
+pub fn decode_hex_exact(h: &[u8], out: &mut [u8]) -> (bool, bool, bool) {
     if h.len() != 2 * out.len() {
         return (false, false, false);
     }

@@ -6,7 +6,6 @@ use std::sync::{Condvar, Mutex, OnceLock};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PySequence, PyString, PyTuple};
-use rayon::prelude::*;
 
 use nftreg_merkle::abi::{self, AbiType, AbiValue};
 use nftreg_merkle::hash::{keccak256, keccak256_32, Hash};
@@ -237,14 +236,23 @@ const CHUNK: usize = 16 * 1024;
 
 /// Chunks of encoded leaves waiting to be hashed, shared by the converting thread (which holds
 /// the GIL) and the hashing threads.
+/// One chunk: encoded leaves (+ offsets) and, when verifying, their proofs (+ offsets).
+struct Job {
+    k: usize,
+    buf: Vec<u8>,
+    offsets: Vec<usize>,
+    proofs: Vec<Hash>,
+    proof_offsets: Vec<usize>,
+}
+
 struct HashQueue {
-    state: Mutex<(VecDeque<(usize, Vec<u8>, Vec<usize>)>, bool)>,
+    state: Mutex<(VecDeque<Job>, bool)>,
     ready: Condvar,
     results: Mutex<Vec<(usize, Vec<Hash>)>>,
 }
 
 impl HashQueue {
-    fn push(&self, job: (usize, Vec<u8>, Vec<usize>)) {
+    fn push(&self, job: Job) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).0.push_back(job);
         self.ready.notify_one();
     }
@@ -267,9 +275,15 @@ impl HashQueue {
                     st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let Some((k, buf, offsets)) = job else { return };
-            let hashes: Vec<Hash> = offsets.windows(2).map(|w| standard_leaf(&buf[w[0]..w[1]])).collect();
-            self.results.lock().unwrap_or_else(|e| e.into_inner()).push((k, hashes));
+            let Some(job) = job else { return };
+            let mut hashes: Vec<Hash> = job.offsets.windows(2).map(|w| standard_leaf(&job.buf[w[0]..w[1]])).collect();
+            if !job.proof_offsets.is_empty() {
+                // verifying: replace each leaf by the root its proof implies
+                for (h, w) in hashes.iter_mut().zip(job.proof_offsets.windows(2)) {
+                    *h = tree::process_proof(h, &job.proofs[w[0]..w[1]]);
+                }
+            }
+            self.results.lock().unwrap_or_else(|e| e.into_inner()).push((job.k, hashes));
         }
     }
 }
@@ -282,6 +296,7 @@ fn leaf_hashes_pipelined(
     values: &Bound<'_, PyAny>,
     types: &[AbiType],
     lenient: bool,
+    proofs: Option<&ProofSource<'_, '_>>,
 ) -> PyResult<(Vec<Hash>, Vec<bool>)> {
     if values.is_instance_of::<PyString>() || values.is_instance_of::<PyBytes>() {
         return Err(invalid("values must be a list or tuple"));
@@ -301,6 +316,12 @@ fn leaf_hashes_pipelined(
             let mut buf = Vec::with_capacity((end - start) * 32 * types.len());
             let mut offsets = Vec::with_capacity(end - start + 1);
             offsets.push(0);
+            let (mut pflat, mut poffs) = (Vec::new(), Vec::new());
+            if proofs.is_some() {
+                pflat.reserve((end - start) * 20);
+                poffs.reserve(end - start + 1);
+                poffs.push(0);
+            }
             for i in start..end {
                 let item = match &list {
                     Some(l) => l.get_item(i),
@@ -326,9 +347,24 @@ fn leaf_hashes_pipelined(
                     }
                 }
                 offsets.push(buf.len());
+                if let Some(src) = proofs {
+                    let pmark = pflat.len();
+                    match src.append(i, &mut pflat) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            pflat.truncate(pmark);
+                            ok[i] = false;
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                    poffs.push(pflat.len());
+                }
             }
             if failure.is_none() {
-                queue.push((start / CHUNK, buf, offsets));
+                queue.push(Job { k: start / CHUNK, buf, offsets, proofs: pflat, proof_offsets: poffs });
             }
             start = end;
         }
@@ -367,7 +403,9 @@ fn hash32(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Hash> {
             return Err(invalid(format!("{what}: expected 32 bytes (64 hex digits), got {} digits", h.len())));
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(h, &mut out).map_err(|_| invalid(format!("{what}: not valid hex")))?;
+        if !abi::decode_hex_exact(h.as_bytes(), &mut out).0 {
+            return Err(invalid(format!("{what}: not valid hex")));
+        }
         return Ok(out);
     } else {
         crate::buffers::bytes_like(obj, what)?
@@ -535,7 +573,7 @@ impl ProofSet {
 #[pyo3(signature = (leaf_encoding, values, sort_leaves = true))]
 fn build_standard(py: Python<'_>, leaf_encoding: Vec<String>, values: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
     let types = parse_types(&leaf_encoding)?;
-    let (leaves, _) = leaf_hashes_pipelined(py, values, &types, false)?;
+    let (leaves, _) = leaf_hashes_pipelined(py, values, &types, false, None)?;
     if leaves.is_empty() {
         return Err(invalid("expected a non-zero number of values"));
     }
@@ -584,7 +622,7 @@ fn abi_encode<'py>(py: Python<'py>, types: Vec<String>, values: &Bound<'py, PyAn
 #[pyfunction]
 fn standard_leaf_hashes<'py>(py: Python<'py>, leaf_encoding: Vec<String>, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let types = parse_types(&leaf_encoding)?;
-    let (flat, _) = leaf_hashes_pipelined(py, values, &types, false)?;
+    let (flat, _) = leaf_hashes_pipelined(py, values, &types, false, None)?;
     Ok(PyBytes::new(py, flat.as_flattened()))
 }
 
@@ -608,8 +646,59 @@ fn process_multiproof<'py>(
     Ok(PyBytes::new(py, &root))
 }
 
-/// Verify many (value, proof) pairs against one root in parallel. A malformed value or proof
-/// item gives `False` for that item; only batch-shape errors raise.
+/// Where `verify_many` reads proofs from: Python lists of 0x-hex / bytes, or a `ProofSet`.
+enum ProofSource<'a, 'py> {
+    Lists(&'a Bound<'py, PySequence>),
+    Set(&'a ProofSet),
+}
+
+impl ProofSource<'_, '_> {
+    /// Append proof `i` to `out`; Ok(false) for a malformed proof (that item is just invalid).
+    fn append(&self, i: usize, out: &mut Vec<Hash>) -> PyResult<bool> {
+        match self {
+            ProofSource::Set(set) => {
+                out.extend_from_slice(&set.flat[set.offsets[i]..set.offsets[i + 1]]);
+                Ok(true)
+            }
+            ProofSource::Lists(seq) => {
+                let item = seq.get_item(i)?;
+                if item.is_instance_of::<PyString>() || item.is_instance_of::<PyBytes>() {
+                    return Ok(false);
+                }
+                let Ok(p) = item.downcast::<PySequence>() else { return Ok(false) };
+                let list = item.downcast::<PyList>().ok();
+                for k in 0..p.len()? {
+                    let el = match &list {
+                        Some(l) => l.get_item(k)?,
+                        None => p.get_item(k)?,
+                    };
+                    match try_hash32(&el) {
+                        Some(h) => out.push(h),
+                        None => return Ok(false),
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// A 32-byte hash from 0x-hex or bytes, or None (no error object: used per item in batches).
+fn try_hash32(obj: &Bound<'_, PyAny>) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    if let Ok(s) = obj.downcast::<PyString>() {
+        let h = s.to_str().ok()?.strip_prefix("0x")?;
+        abi::decode_hex_exact(h.as_bytes(), &mut out).0.then_some(out)
+    } else if let Ok(b) = obj.downcast::<PyBytes>() {
+        b.as_bytes().try_into().ok()
+    } else {
+        None
+    }
+}
+
+/// Verify many (value, proof) pairs against one root. Conversion (GIL held) overlaps with
+/// hashing on the other cores. `proofs` is a list of proofs (0x-hex or bytes) or a `ProofSet`.
+/// A malformed value or proof gives `False` for that item; only batch-shape errors raise.
 #[pyfunction]
 fn verify_many(
     py: Python<'_>,
@@ -620,50 +709,25 @@ fn verify_many(
 ) -> PyResult<Vec<bool>> {
     let root = hash32(root, "root")?;
     let types = parse_types(&leaf_encoding)?;
-    let (leaves, ok) = leaf_hashes_pipelined(py, values, &types, true)?;
-    let pseq = proofs.downcast::<PySequence>().map_err(|_| invalid("proofs must be a list of proofs"))?;
-    let n = ok.len();
-    if pseq.len()? != n {
-        return Err(invalid(format!("values and proofs differ in length: {} values, {} proofs", n, pseq.len()?)));
-    }
-    let mut flat: Vec<Hash> = Vec::with_capacity(n * 20);
-    let mut poffs = Vec::with_capacity(n + 1);
-    let mut pok = Vec::with_capacity(n);
-    poffs.push(0);
-    for i in 0..n {
-        let mark = flat.len();
-        let item = pseq.get_item(i)?;
-        let good = match item.downcast::<PySequence>() {
-            Ok(s) if !item.is_instance_of::<PyString>() && !item.is_instance_of::<PyBytes>() => {
-                let mut good = true;
-                for k in 0..s.len()? {
-                    match hash32(&s.get_item(k)?, "proof") {
-                        Ok(h) => flat.push(h),
-                        Err(_) => {
-                            good = false;
-                            break;
-                        }
-                    }
-                }
-                good
-            }
-            _ => false,
-        };
-        if !good {
-            flat.truncate(mark);
+    let n_values = values.len().map_err(|_| invalid("values must be a list or tuple"))?;
+    let set_ref;
+    let seq_ref;
+    let source = if let Ok(set) = proofs.downcast::<ProofSet>() {
+        set_ref = set.get();
+        ProofSource::Set(set_ref)
+    } else {
+        if proofs.is_instance_of::<PyString>() || proofs.is_instance_of::<PyBytes>() {
+            return Err(invalid("proofs must be a list of proofs or a ProofSet"));
         }
-        pok.push(good);
-        poffs.push(flat.len());
+        seq_ref = proofs.downcast::<PySequence>().map_err(|_| invalid("proofs must be a list of proofs or a ProofSet"))?.clone();
+        ProofSource::Lists(&seq_ref)
+    };
+    let n_proofs = proofs.len()?;
+    if n_proofs != n_values {
+        return Err(invalid(format!("values and proofs differ in length: {n_values} values, {n_proofs} proofs")));
     }
-    Ok(py.allow_threads(|| {
-        (0..n)
-            .into_par_iter()
-            .with_min_len(1024)
-            .map(|i| {
-                ok[i] && pok[i] && tree::process_proof(&leaves[i], &flat[poffs[i]..poffs[i + 1]]) == root
-            })
-            .collect()
-    }))
+    let (implied, ok) = leaf_hashes_pipelined(py, values, &types, true, Some(&source))?;
+    Ok(implied.iter().zip(ok).map(|(h, good)| good && *h == root).collect())
 }
 
 #[pyfunction]
