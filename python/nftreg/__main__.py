@@ -1,0 +1,3 @@
+from nftreg.cli import main
+
+main()
