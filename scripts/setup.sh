@@ -12,16 +12,11 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --upgrade pip
-if [ "$WITH_TEST" = 1 ]; then
-  log "installing Python dependencies (with test extras)"
-  .venv/bin/pip install -q "maturin>=1.9,<2" -e ".[test]" --no-build-isolation 2>/dev/null \
-    || .venv/bin/pip install -q "maturin>=1.9,<2" ".[test]"
-else
-  .venv/bin/pip install -q "maturin>=1.9,<2"
-fi
-log "building the Rust extension (release)"
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release -q
+.venv/bin/pip install -q --upgrade pip "maturin>=1.9,<2"
+EXTRAS=()
+[ "$WITH_TEST" = 1 ] && EXTRAS=(--extras test)
+log "building the Rust extension (release) and installing Python dependencies ${EXTRAS[*]:-}"
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release -q "${EXTRAS[@]}"
 .venv/bin/python -c "import nftreg" >/dev/null
 
 if [ "$WITH_TEST" = 1 ]; then
