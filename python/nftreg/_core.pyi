@@ -5,9 +5,15 @@ from collections.abc import Sequence
 from typing import Any, final
 
 __version__: str
-__all__: list[str]
+__all__ = ["__version__"]
 
 # ---- Merkle (rust_core/py/src/merkle.rs) ----
+
+__all__ += [
+    "MerkleCore", "ProofSet", "abi_encode", "build_simple", "build_standard", "core_from_dump",
+    "keccak", "keccak_permutations", "process_multiproof", "process_proof", "standard_leaf_hash",
+    "standard_leaf_hashes", "to_checksum_address", "verify_many",
+]
 
 @final
 class MerkleCore:
