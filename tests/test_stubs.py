@@ -1,0 +1,11 @@
+"""The shipped type stubs are a contract: they must match the compiled extension."""
+
+import subprocess
+import sys
+
+
+def test_core_stub_matches_compiled_module():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "nftreg._core"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
