@@ -21,7 +21,9 @@ VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release -q "${EXTRAS[@]}"
 
 if [ "$WITH_TEST" = 1 ]; then
   log "installing pinned npm tools (merkle-tree, solc, OpenZeppelin Contracts, anvil)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses this lock file (npm 11 omits the other platforms' optional anvil
+  # packages from it); `npm install` with exact pins in package.json and the lock file is equivalent.
+  npm install --no-audit --no-fund --loglevel=error
   log "building/caching Kubo"
   bash scripts/install_kubo.sh >/dev/null
   if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
