@@ -282,3 +282,47 @@ def test_verify_many_accepts_a_proofset_and_bytes_proofs():
     assert all(verify_many(bytes.fromhex(tree.root[2:]), ENC, tuple(values), as_bytes))
     with pytest.raises(InvalidInputError, match="differ in length"):
         verify_many(tree.root, ENC, values[:-1], proofs)
+
+
+junk = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=80),
+              st.binary(max_size=40), st.just("0x"), st.just("0x" + "ab" * 20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=2),
+                            st.tuples(inner, inner)),
+    max_leaves=10,
+)
+type_names = st.sampled_from(["address", "bool", "uint8", "uint256", "int16", "int256", "bytes1", "bytes32",
+                              "bytes", "string", "uint8[]", "address[2]", "string[]", "bytes32[1][]"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(encoding=st.lists(type_names, min_size=1, max_size=3), values=st.lists(junk, min_size=1, max_size=5))
+def test_arbitrary_python_objects_never_crash_the_extension(encoding, values):
+    # Whatever arrives from Python, the binding either builds a tree or raises InvalidInputError.
+    try:
+        tree = StandardMerkleTree.of(values, encoding)
+    except InvalidInputError:
+        return
+    assert all(tree.verify(i, tree.get_proof(i)) for i in range(len(values)))
+    assert verify_many(tree.root, encoding, values, tree.all_proofs()) == [True] * len(values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dump=st.fixed_dictionaries({"format": st.just("standard-v1"), "leafEncoding": st.lists(type_names, max_size=2),
+                                   "tree": st.lists(st.one_of(st.text(max_size=70), st.integers()), max_size=5),
+                                   "values": st.lists(junk, max_size=3)}))
+def test_arbitrary_dumps_never_crash_load(dump):
+    try:
+        StandardMerkleTree.load(dump)
+    except InvalidInputError:
+        pass
+
+
+def test_integers_are_not_taken_as_buffer_sizes():
+    with pytest.raises(InvalidInputError):
+        StandardMerkleTree.load({"format": "standard-v1", "leafEncoding": ["bool"], "tree": [10**12],
+                                 "values": [{"value": [True], "treeIndex": 0}]})
+    with pytest.raises(InvalidInputError):
+        StandardMerkleTree.of([[10**12]], ["bytes"])
+    tree = StandardMerkleTree.of([[memoryview(b"\x01" * 32)], [bytearray(b"\x02" * 32)]], ["bytes32"])
+    assert tree.verify(0, tree.get_proof(0))

@@ -23,10 +23,12 @@ pub fn bytes_like(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     if let Ok(b) = obj.downcast::<PyByteArray>() {
         return Ok(b.to_vec());
     }
+    // memoryview() accepts only real buffers (bytes(5) would make five zero bytes).
     let builtins = obj.py().import("builtins")?;
-    let as_bytes = builtins
-        .getattr("bytes")?
+    let view = builtins
+        .getattr("memoryview")?
         .call1((obj,))
         .map_err(|_| invalid(format!("{what}: expected bytes, a buffer or a 0x-hex string")))?;
+    let as_bytes = view.call_method0("tobytes")?;
     Ok(as_bytes.downcast::<PyBytes>()?.as_bytes().to_vec())
 }
