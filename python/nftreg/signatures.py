@@ -1,0 +1,116 @@
+"""Batch signature verification: EIP-191 ``personal_sign``, EIP-712 typed data, raw
+secp256k1 recovery and Ed25519 — in Rust, on all cores, with the GIL released.
+
+Rules (each enforced in Rust and tested): signatures are 65-byte ``r ‖ s ‖ v`` with ``v`` in
+{0, 1, 27, 28}; ``0 < r, s < n`` and low-s only (EIP-2); a recovery yielding the zero address
+is invalid. EIP-2098 64-byte compact signatures are refused unless ``allow_compact=True``,
+matching OpenZeppelin's ``ECDSA.recover(bytes32, bytes)``, which also refuses them.
+
+Inputs: digests, signatures and keys as ``bytes`` (or any buffer) or 0x-hex strings; messages as
+``bytes`` or ``str`` (UTF-8 text, as wallets sign it). Addresses are returned EIP-55
+checksummed. Mismatched batch lengths raise ``InvalidInputError``; a malformed or invalid
+*item* never raises: it yields ``None`` / ``False`` at its index.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+from nftreg import _core
+from nftreg.errors import InvalidInputError
+
+__all__ = [
+    "recover_addresses",
+    "recover_addresses_packed",
+    "verify_personal_sign",
+    "personal_sign_digest",
+    "eip712_digest",
+    "verify_typed_data",
+    "verify_ed25519",
+]
+
+BytesLike = Union[bytes, bytearray, memoryview, str]
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        return "0x" + bytes(o).hex()
+    if hasattr(o, "hex") and callable(o.hex):  # HexBytes and friends
+        h = o.hex()
+        return h if h.startswith("0x") else "0x" + h
+    raise TypeError(f"cannot encode {type(o).__name__} in typed data")
+
+
+def _typed_json(typed_data: Mapping[str, Any] | str) -> str:
+    if isinstance(typed_data, str):
+        return typed_data
+    if not isinstance(typed_data, Mapping):
+        raise InvalidInputError("typed data must be a mapping (the full EIP-712 message) or JSON text")
+    try:
+        # Python ints stay exact: json writes them as digits and the Rust side reads them
+        # with arbitrary precision.
+        return json.dumps(typed_data, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"typed data: {e}") from None
+
+
+def recover_addresses(
+    digests: Sequence[BytesLike], signatures: Sequence[BytesLike], *, allow_compact: bool = False
+) -> list[str | None]:
+    """Signer address of each (32-byte digest, signature), or ``None`` where invalid."""
+    return _core.recover_addresses(digests, signatures, allow_compact=allow_compact)
+
+
+def recover_addresses_packed(digests: BytesLike, signatures: BytesLike) -> tuple[bytes, bytes]:
+    """Packed path for very large batches: ``digests`` is n×32 contiguous bytes and
+    ``signatures`` n×65. Returns (n×20 address bytes, n validity bytes: 1 valid / 0 invalid)."""
+    return _core.recover_addresses_packed(digests, signatures)
+
+
+def personal_sign_digest(message: bytes | str) -> bytes:
+    """EIP-191 version 0x45 digest of ``message``."""
+    return _core.personal_sign_digest(message)
+
+
+def verify_personal_sign(
+    messages: Sequence[bytes | str],
+    signatures: Sequence[BytesLike],
+    addresses: Sequence[BytesLike],
+    *,
+    allow_compact: bool = False,
+) -> list[bool]:
+    """Did ``addresses[i]`` sign ``messages[i]`` with ``personal_sign`` (EIP-191)?"""
+    return _core.verify_personal_sign(messages, signatures, addresses, allow_compact=allow_compact)
+
+
+def eip712_digest(typed_data: Mapping[str, Any] | str) -> bytes:
+    """EIP-712 digest of a full typed-data message (``types``, ``primaryType``, ``domain``,
+    ``message``); identical to eth-account's ``encode_typed_data(full_message=...)``."""
+    return _core.eip712_digest(_typed_json(typed_data))
+
+
+def verify_typed_data(
+    typed_data_list: Sequence[Mapping[str, Any] | str],
+    signatures: Sequence[BytesLike],
+    addresses: Sequence[BytesLike],
+    *,
+    allow_compact: bool = False,
+) -> list[bool]:
+    """Did ``addresses[i]`` sign ``typed_data_list[i]`` (EIP-712)? The domain's chainId and
+    verifyingContract are part of the digest, so a signature for another chain or contract fails."""
+    texts = []
+    for item in typed_data_list:
+        try:
+            texts.append(_typed_json(item))
+        except InvalidInputError:
+            texts.append("null")  # that item is invalid; the batch goes on
+    return _core.verify_typed_data(texts, signatures, addresses, allow_compact=allow_compact)
+
+
+def verify_ed25519(
+    messages: Sequence[bytes | str], signatures: Sequence[BytesLike], public_keys: Sequence[BytesLike]
+) -> list[bool]:
+    """RFC 8032 Ed25519 verification, in batches, with per-item fallback when a batch fails."""
+    return _core.verify_ed25519(messages, signatures, public_keys)
