@@ -4,6 +4,7 @@
 //! When `types` has no `EIP712Domain`, it is derived from the domain's keys in the canonical
 //! order (name, version, chainId, verifyingContract, salt), as eth-account does.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
 use nftreg_merkle::abi::{self, AbiType};
@@ -26,7 +27,7 @@ struct Field {
     ty: String,
 }
 
-struct Types(HashMap<String, Vec<Field>>);
+struct Types(HashMap<String, Vec<Field>>, RefCell<HashMap<String, [u8; 32]>>);
 
 const DOMAIN_FIELDS: [(&str, &str); 5] = [
     ("name", "string"),
@@ -66,7 +67,7 @@ impl Types {
                 .collect();
             map.insert("EIP712Domain".into(), fields);
         }
-        Ok(Types(map))
+        Ok(Types(map, RefCell::new(HashMap::new())))
     }
 
     fn deps(&self, primary: &str, found: &mut BTreeSet<String>) {
@@ -99,11 +100,21 @@ impl Types {
         Ok(s)
     }
 
+    /// keccak256(encodeType(ty)), computed once per type (arrays of structs reuse it).
+    fn type_hash(&self, ty: &str) -> R<[u8; 32]> {
+        if let Some(h) = self.1.borrow().get(ty) {
+            return Ok(*h);
+        }
+        let h = keccak256(self.encode_type(ty)?.as_bytes());
+        self.1.borrow_mut().insert(ty.to_string(), h);
+        Ok(h)
+    }
+
     fn hash_struct(&self, ty: &str, value: &Value, path: &str) -> R<[u8; 32]> {
         let obj = value.as_object().ok_or_else(|| TypedDataError(format!("{path}: expected an object for struct {ty}")))?;
         let fields = self.0.get(ty).ok_or_else(|| TypedDataError(format!("unknown struct type '{ty}'")))?;
         let mut enc = Vec::with_capacity(32 * (fields.len() + 1));
-        enc.extend_from_slice(&keccak256(self.encode_type(ty)?.as_bytes()));
+        enc.extend_from_slice(&self.type_hash(ty)?);
         for f in fields {
             let p = format!("{path}.{}", f.name);
             let v = obj.get(&f.name).ok_or_else(|| TypedDataError(format!("{p}: missing value")))?;
