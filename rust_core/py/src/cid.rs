@@ -1,6 +1,154 @@
-//! Binding placeholder: the functions are registered here when the pure crate lands.
-use pyo3::prelude::*;
+//! Binding for `nftreg-cid`: CIDs and content hashes of bytes or files (streamed, GIL released),
+//! import into a local blockstore directory, block checks and dag-pb decoding.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use nftreg_cid::dagpb;
+use nftreg_cid::unixfs::{self, Profile};
+use nftreg_cid::{cid_to_string, parse_cid, Cid};
+
+use crate::errors::invalid;
+
+fn profile(name: &str) -> PyResult<Profile> {
+    Profile::by_name(name).ok_or_else(|| invalid(format!("unknown profile {name:?} (expected 'unixfs-v1-2025' or 'unixfs-v0-2015')")))
+}
+
+/// Input: bytes-like (read in place) or a path (str / os.PathLike, streamed from disk).
+enum Source {
+    Bytes(Vec<u8>),
+    Path(PathBuf),
+}
+
+fn source(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        let p: PathBuf = obj.extract().map_err(|_| invalid("path: not a valid path"))?;
+        return Ok(Source::Path(p));
+    }
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(Source::Bytes(b.as_bytes().to_vec()));
+    }
+    crate::buffers::bytes_like(obj, "data").map(Source::Bytes).map_err(|_| invalid("expected bytes or a file path"))
+}
+
+fn open(p: &Path) -> PyResult<BufReader<File>> {
+    File::open(p)
+        .map(|f| BufReader::with_capacity(1 << 20, f))
+        .map_err(|e| invalid(format!("{}: {e}", p.display())))
+}
+
+fn with_reader<T: Send>(py: Python<'_>, src: &Source, f: impl FnOnce(&mut dyn Read) -> std::io::Result<T> + Send) -> PyResult<T> {
+    let r = match src {
+        Source::Bytes(b) => py.allow_threads(|| f(&mut &b[..])),
+        Source::Path(p) => {
+            let mut reader = open(p)?;
+            py.allow_threads(|| f(&mut reader))
+        }
+    };
+    r.map_err(|e| crate::errors::invalid(format!("read failed: {e}")))
+}
+
+/// CID of `data_or_path` as Kubo's `ipfs add --only-hash` gives it for `profile`.
+#[pyfunction]
+#[pyo3(signature = (data_or_path, profile_name = "unixfs-v1-2025"))]
+fn cid_of(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, profile_name: &str) -> PyResult<String> {
+    let p = profile(profile_name)?;
+    let src = source(data_or_path)?;
+    let r = with_reader(py, &src, |r| unixfs::import(r, p, &mut |_, _| {}))?;
+    Ok(cid_to_string(&r.root))
+}
+
+/// SHA-256 of the bytes (the asset's on-chain content hash).
+#[pyfunction]
+fn content_hash<'py>(py: Python<'py>, data_or_path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let src = source(data_or_path)?;
+    let h = with_reader(py, &src, |r| unixfs::sha256_stream(r))?;
+    Ok(PyBytes::new(py, &h))
+}
+
+fn block_path(dir: &Path, cid: &str) -> PathBuf {
+    let shard = &cid[cid.len().saturating_sub(3)..cid.len().saturating_sub(1)];
+    dir.join(shard).join(format!("{cid}.data"))
+}
+
+/// Import into a blockstore directory (one file per block, written atomically). Returns
+/// (root CID, file size, number of blocks).
+#[pyfunction]
+#[pyo3(signature = (data_or_path, blockstore, profile_name = "unixfs-v1-2025"))]
+fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockstore: PathBuf, profile_name: &str) -> PyResult<(String, u64, u64)> {
+    let p = profile(profile_name)?;
+    let src = source(data_or_path)?;
+    let dir = blockstore.clone();
+    let mut write_err: Option<std::io::Error> = None;
+    let r = with_reader(py, &src, |r| {
+        unixfs::import(r, p, &mut |cid: &Cid, block: &[u8]| {
+            if write_err.is_some() {
+                return;
+            }
+            let s = cid_to_string(cid);
+            let path = block_path(&dir, &s);
+            if path.exists() {
+                return;
+            }
+            let res = (|| {
+                std::fs::create_dir_all(path.parent().expect("block path has a parent"))?;
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                let mut f = File::create(&tmp)?;
+                f.write_all(block)?;
+                f.sync_data()?;
+                std::fs::rename(&tmp, &path)
+            })();
+            if let Err(e) = res {
+                write_err = Some(e);
+            }
+        })
+    })?;
+    if let Some(e) = write_err {
+        return Err(pyo3::exceptions::PyOSError::new_err(format!("blockstore write failed: {e}")));
+    }
+    Ok((cid_to_string(&r.root), r.filesize, r.blocks))
+}
+
+/// Path of a block's file inside a blockstore directory.
+#[pyfunction]
+fn blockstore_path(blockstore: PathBuf, cid: &str) -> PyResult<PathBuf> {
+    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+    Ok(block_path(&blockstore, &cid_to_string(&c)))
+}
+
+/// Does `block` hash to `cid`?
+#[pyfunction]
+fn block_matches(cid: &str, block: &[u8]) -> PyResult<bool> {
+    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+    Ok(c.matches(block))
+}
+
+/// (version, codec, binary CID) of a CID string, with its canonical string form.
+#[pyfunction]
+fn cid_info<'py>(py: Python<'py>, cid: &str) -> PyResult<(u8, u64, Bound<'py, PyBytes>, String)> {
+    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+    Ok((c.version, c.codec, PyBytes::new(py, &c.to_bytes()), cid_to_string(&c)))
+}
+
+/// Decode a dag-pb block: (child CIDs, UnixFS file data bytes).
+#[pyfunction]
+fn decode_dag_pb<'py>(py: Python<'py>, block: &[u8]) -> PyResult<(Vec<String>, Bound<'py, PyBytes>)> {
+    let d = dagpb::decode_pb_node(block).ok_or_else(|| invalid("not a valid dag-pb block"))?;
+    let data = dagpb::unixfs_data(&d.data).ok_or_else(|| invalid("not a valid UnixFS node"))?;
+    Ok((d.links.iter().map(cid_to_string).collect(), PyBytes::new(py, &data)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cid_of, m)?)?;
+    m.add_function(wrap_pyfunction!(content_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(import_to_blockstore, m)?)?;
+    m.add_function(wrap_pyfunction!(blockstore_path, m)?)?;
+    m.add_function(wrap_pyfunction!(block_matches, m)?)?;
+    m.add_function(wrap_pyfunction!(cid_info, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_dag_pb, m)?)?;
     Ok(())
 }

@@ -1,0 +1,73 @@
+"""The ContentStore interface and CARv1 writing shared by both stores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from nftreg import _core
+
+__all__ = ["ContentStore", "write_car", "walk_dag"]
+
+
+@runtime_checkable
+class ContentStore(Protocol):
+    profile: str
+
+    def add_bytes(self, data: bytes, *, pin: bool = True) -> str: ...
+    def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str: ...
+    def cat(self, cid: str) -> bytes: ...
+    def iter_chunks(self, cid: str) -> Iterator[bytes]: ...
+    def has(self, cid: str) -> bool: ...
+    def pin(self, cid: str) -> None: ...
+    def unpin(self, cid: str) -> None: ...
+    def is_pinned(self, cid: str) -> bool: ...
+    def export_car(self, cid: str, out: BinaryIO) -> None: ...
+    def health(self) -> dict: ...
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _car_header(root_cid_bytes: bytes) -> bytes:
+    # DAG-CBOR {"roots": [CID], "version": 1}; keys in canonical order (length, then bytes).
+    cid = b"\x00" + root_cid_bytes  # tag-42 CIDs carry a leading multibase-identity 0x00
+    if len(cid) < 24:
+        cid_item = bytes([0x40 + len(cid)]) + cid
+    else:
+        cid_item = b"\x58" + bytes([len(cid)]) + cid
+    return b"\xa2" + b"\x65roots" + b"\x81" + b"\xd8\x2a" + cid_item + b"\x67version" + b"\x01"
+
+
+def walk_dag(root: str, get_block: Callable[[str], bytes]) -> Iterator[tuple[str, bytes]]:
+    """Every (cid, block) of a UnixFS file DAG, parents before children, each once."""
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        cid = stack.pop()
+        if cid in seen:
+            continue
+        seen.add(cid)
+        block = get_block(cid)
+        yield cid, block
+        version, codec, _, _ = _core.cid_info(cid)
+        if codec == 0x70:
+            links, _ = _core.decode_dag_pb(block)
+            stack.extend(reversed(links))
+
+
+def write_car(root: str, get_block: Callable[[str], bytes], out: BinaryIO) -> None:
+    """Write a CARv1 file (header, then varint-framed cid+block sections)."""
+    _, _, root_bytes, _ = _core.cid_info(root)
+    header = _car_header(root_bytes)
+    out.write(_varint(len(header)) + header)
+    for cid, block in walk_dag(root, get_block):
+        cid_bytes = _core.cid_info(cid)[2]
+        out.write(_varint(len(cid_bytes) + len(block)) + cid_bytes + block)

@@ -1,0 +1,157 @@
+"""A real Kubo node through ``ipfshttpclient``.
+
+``ipfshttpclient.connect()`` refuses every Kubo since 0.9 with an outdated version check, so
+the client is constructed directly. Every add sends cid-version, raw-leaves, chunker and
+max-file-links explicitly, so the daemon's own Import config can never change our CIDs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import ipfshttpclient
+import ipfshttpclient.exceptions as ipfs_exc
+
+from nftreg import _core
+from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES
+from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
+
+__all__ = ["KuboStore"]
+
+
+def _to_multiaddr(api: str) -> str:
+    if api.startswith("/"):
+        return api
+    if api.startswith(("http://", "https://")):
+        from urllib.parse import urlparse
+
+        u = urlparse(api)
+        host = u.hostname or "127.0.0.1"
+        proto = "ip6" if ":" in host else ("ip4" if host.replace(".", "").isdigit() else "dns")
+        return f"/{proto}/{host}/tcp/{u.port or 5001}/{'https' if u.scheme == 'https' else 'http'}"
+    raise InvalidInputError(f"IPFS API address must be a multiaddr (/ip4/127.0.0.1/tcp/5001) or http URL, got {api!r}")
+
+
+class KuboStore:
+    def __init__(self, api: str, *, profile: str = DEFAULT_PROFILE, timeout: float = 30):
+        if profile not in PROFILES:
+            raise InvalidInputError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+        self.profile = profile
+        self.api = _to_multiaddr(api)
+        self.timeout = timeout
+        self._client = ipfshttpclient.Client(self.api, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"KuboStore({self.api!r}, profile={self.profile!r})"
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ipfs_exc.ConnectionError, ipfs_exc.TimeoutError) as e:
+            raise IpfsUnavailableError(f"IPFS daemon at {self.api} is unreachable during {what}: {e}") from None
+        except ipfs_exc.Error as e:
+            raise IpfsError(f"IPFS {what} failed: {e}") from None
+
+    def _add(self, payload: Any, pin: bool) -> str:
+        o = KUBO_ADD_OPTIONS[self.profile]
+        res = self._call(
+            "add", self._client.add, payload, pin=pin, raw_leaves=bool(o["raw-leaves"]),
+            cid_version=int(o["cid-version"]),  # type: ignore[call-overload]
+            chunker=str(o["chunker"]), opts={"max-file-links": o["max-file-links"]},
+        )
+        return res["Hash"]
+
+    def add_bytes(self, data: bytes, *, pin: bool = True) -> str:
+        return self._add(io.BytesIO(bytes(data)), pin)
+
+    def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str:
+        with open(path, "rb") as f:
+            return self._add(f, pin)
+
+    def get_block(self, cid: str) -> bytes:
+        block = self._call("block get", self._client.block.get, cid)
+        if not _core.block_matches(cid, block):
+            raise ContentIntegrityError(f"block {cid} from the daemon does not hash to its CID")
+        return block
+
+    def cat(self, cid: str) -> bytes:
+        return b"".join(self.iter_chunks(cid))
+
+    def iter_chunks(self, cid: str) -> Iterator[bytes]:
+        # Walk the DAG block by block so every block is checked against its CID here too.
+        stack = [cid]
+        while stack:
+            c = stack.pop()
+            block = self.get_block(c)
+            if _core.cid_info(c)[1] == 0x55:
+                yield block
+                continue
+            links, data = _core.decode_dag_pb(block)
+            if links:
+                stack.extend(reversed(links))
+            elif data:
+                yield bytes(data)
+
+    def has(self, cid: str) -> bool:
+        try:
+            self._call("block stat", self._client.block.stat, cid, offline=True)
+            return True
+        except IpfsUnavailableError:
+            raise
+        except IpfsError:
+            return False
+
+    def block_stat(self, cid: str) -> dict:
+        return self._call("block stat", self._client.block.stat, cid)
+
+    def pin(self, cid: str) -> None:
+        self._call("pin add", self._client.pin.add, cid)
+
+    def unpin(self, cid: str) -> None:
+        self._call("pin rm", self._client.pin.rm, cid)
+
+    def is_pinned(self, cid: str) -> bool:
+        try:
+            res = self._call("pin ls", self._client.pin.ls, cid, type="recursive")
+        except IpfsUnavailableError:
+            raise
+        except IpfsError:
+            return False
+        keys = res.get("Keys", {}) if isinstance(res, dict) else {}
+        canonical = _core.cid_info(cid)[3]
+        return any(_core.cid_info(k)[3] == canonical for k in keys)
+
+    def export_car(self, cid: str, out: BinaryIO) -> None:
+        from nftreg.ipfs.base import write_car
+
+        write_car(cid, self.get_block, out)
+
+    def import_car(self, path: str | os.PathLike[str]) -> list[str]:
+        """``ipfs dag import`` (pins the roots); returns the root CIDs."""
+        res = self._call("dag import", self._client._client.request, "/dag/import",
+                         files=None, decoder="json", opts={"pin-roots": "true"},
+                         data=_multipart_file(os.fspath(path)))
+        roots = []
+        for item in res if isinstance(res, list) else [res]:
+            root = item.get("Root") if isinstance(item, dict) else None
+            if root:
+                roots.append(root["Cid"]["/"])
+        return roots
+
+    def version(self) -> str:
+        return self._call("version", self._client.version)["Version"]
+
+    def health(self) -> dict:
+        return {"kind": "kubo", "api": self.api, "version": self.version(), "profile": self.profile}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _multipart_file(path: str) -> Any:
+    from ipfshttpclient import multipart
+
+    return multipart.stream_files(path, chunk_size=1 << 20)[0]
