@@ -120,7 +120,7 @@ class KuboStore:
             raise
         except IpfsError:
             return False
-        keys = res.get("Keys", {}) if isinstance(res, dict) else {}
+        keys = res["Keys"] if "Keys" in res else {}
         canonical = _core.cid_info(cid)[3]
         return any(_core.cid_info(k)[3] == canonical for k in keys)
 
@@ -128,18 +128,6 @@ class KuboStore:
         from nftreg.ipfs.base import write_car
 
         write_car(cid, self.get_block, out)
-
-    def import_car(self, path: str | os.PathLike[str]) -> list[str]:
-        """``ipfs dag import`` (pins the roots); returns the root CIDs."""
-        res = self._call("dag import", self._client._client.request, "/dag/import",
-                         files=None, decoder="json", opts={"pin-roots": "true"},
-                         data=_multipart_file(os.fspath(path)))
-        roots = []
-        for item in res if isinstance(res, list) else [res]:
-            root = item.get("Root") if isinstance(item, dict) else None
-            if root:
-                roots.append(root["Cid"]["/"])
-        return roots
 
     def version(self) -> str:
         return self._call("version", self._client.version)["Version"]
@@ -150,8 +138,3 @@ class KuboStore:
     def close(self) -> None:
         self._client.close()
 
-
-def _multipart_file(path: str) -> Any:
-    from ipfshttpclient import multipart
-
-    return multipart.stream_files(path, chunk_size=1 << 20)[0]
