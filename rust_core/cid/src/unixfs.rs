@@ -47,20 +47,27 @@ pub struct Imported {
     pub blocks: u64,
 }
 
-/// Bytes read per batch; chunks of one batch are hashed in parallel. Bounds memory.
+/// Bytes read per batch; chunks of one batch are hashed in parallel while the next batch is
+/// read. Two batches in flight bound the memory.
 const BATCH_BYTES: usize = 16 << 20;
 
-struct Leaves<'a, R: Read, F: FnMut(&Cid, &[u8])> {
+struct Leaves<'a, R: Read + Send, F: FnMut(&Cid, &[u8])> {
     reader: R,
     profile: Profile,
     ready: std::collections::VecDeque<Node>,
     eof: bool,
     on_block: &'a mut F,
+    want_blocks: bool,
     blocks: u64,
+    /// The batch read ahead while the previous one was hashed.
+    next_batch: Option<Vec<Vec<u8>>>,
+    /// Chunk buffers for reuse (no page faults on every chunk).
+    pool: Vec<Vec<u8>>,
 }
 
-fn read_chunk<R: Read>(r: &mut R, size: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; size];
+/// Fill `buf` (its capacity is the chunk size) from `r`; returns bytes read (short = EOF).
+fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, size: usize) -> std::io::Result<usize> {
+    buf.resize(size, 0);
     let mut filled = 0;
     while filled < size {
         match r.read(&mut buf[filled..]) {
@@ -71,44 +78,99 @@ fn read_chunk<R: Read>(r: &mut R, size: usize) -> std::io::Result<Vec<u8>> {
         }
     }
     buf.truncate(filled);
-    Ok(buf)
+    Ok(filled)
 }
 
-impl<R: Read, F: FnMut(&Cid, &[u8])> Leaves<'_, R, F> {
-    fn refill(&mut self) -> std::io::Result<()> {
-        if self.eof || !self.ready.is_empty() {
-            return Ok(());
-        }
-        let per_batch = (BATCH_BYTES / self.profile.chunk_size).max(1);
+/// The two ends of a dag-pb `File` leaf around its data: the block is `pre ‖ data ‖ post`.
+fn leaf_frame(len: usize) -> (Vec<u8>, Vec<u8>) {
+    use crate::multiformats::put_varint;
+    let mut post = vec![0x18];
+    put_varint(&mut post, len as u64);
+    let mut unixfs_head = vec![0x08, 0x02, 0x12];
+    put_varint(&mut unixfs_head, len as u64);
+    let unixfs_len = unixfs_head.len() + len + post.len();
+    let mut pre = vec![0x0a];
+    put_varint(&mut pre, unixfs_len as u64);
+    pre.extend_from_slice(&unixfs_head);
+    (pre, post)
+}
+
+fn hash_leaf(p: Profile, c: &[u8], want_block: bool) -> (Node, Option<Vec<u8>>) {
+    use sha2::{Digest, Sha256};
+    if p.raw_leaves {
+        let n = Node { cid: Cid { version: 1, codec: RAW, digest: sha256(c) }, tsize: c.len() as u64, filesize: c.len() as u64 };
+        return (n, None);
+    }
+    let (pre, post) = leaf_frame(c.len());
+    let mut h = Sha256::new();
+    h.update(&pre);
+    h.update(c);
+    h.update(&post);
+    let size = (pre.len() + c.len() + post.len()) as u64;
+    let node = Node { cid: Cid { version: p.cid_version, codec: DAG_PB, digest: h.finalize().into() }, tsize: size, filesize: c.len() as u64 };
+    let block = want_block.then(|| [pre.as_slice(), c, post.as_slice()].concat());
+    (node, block)
+}
+
+impl<R: Read + Send, F: FnMut(&Cid, &[u8])> Leaves<'_, R, F> {
+    fn read_batch(reader: &mut R, pool: &mut Vec<Vec<u8>>, chunk: usize) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
+        let per_batch = (BATCH_BYTES / chunk).max(1);
         let mut chunks = Vec::with_capacity(per_batch);
+        let mut eof = false;
         for _ in 0..per_batch {
-            let c = read_chunk(&mut self.reader, self.profile.chunk_size)?;
-            let short = c.len() < self.profile.chunk_size;
-            if !c.is_empty() {
-                chunks.push(c);
+            let mut buf = pool.pop().unwrap_or_else(|| Vec::with_capacity(chunk));
+            let n = read_chunk(reader, &mut buf, chunk)?;
+            if n > 0 {
+                chunks.push(buf);
             }
-            if short {
-                self.eof = true;
+            if n < chunk {
+                eof = true;
                 break;
             }
         }
+        Ok((chunks, eof))
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        if !self.ready.is_empty() {
+            return Ok(());
+        }
+        let chunks = match self.next_batch.take() {
+            Some(c) => c,
+            None if self.eof => return Ok(()),
+            None => {
+                let (c, eof) = Self::read_batch(&mut self.reader, &mut self.pool, self.profile.chunk_size)?;
+                self.eof = eof;
+                c
+            }
+        };
+        if chunks.is_empty() {
+            return Ok(());
+        }
         let p = self.profile;
-        let built: Vec<(Node, Option<Vec<u8>>)> = chunks
-            .par_iter()
-            .map(|c| {
-                if p.raw_leaves {
-                    (Node { cid: Cid { version: 1, codec: RAW, digest: sha256(c) }, tsize: c.len() as u64, filesize: c.len() as u64 }, None)
-                } else {
-                    let block = pb_node(&[], &unixfs_file(Some(c), c.len() as u64, &[]));
-                    let node = Node { cid: Cid::of_block(p.cid_version, DAG_PB, &block), tsize: block.len() as u64, filesize: c.len() as u64 };
-                    (node, Some(block))
-                }
-            })
-            .collect();
-        for ((node, block), chunk) in built.into_iter().zip(&chunks) {
-            (self.on_block)(&node.cid, block.as_deref().unwrap_or(chunk));
+        let want = self.want_blocks;
+        // Hash this batch on the pool while this thread reads the next one.
+        let (built, next) = {
+            let reader = &mut self.reader;
+            let pool = &mut self.pool;
+            let eof = self.eof;
+            rayon::join(
+                || chunks.par_iter().map(|c| hash_leaf(p, c, want)).collect::<Vec<_>>(),
+                || if eof { Ok((Vec::new(), true)) } else { Self::read_batch(reader, pool, p.chunk_size) },
+            )
+        };
+        let (next_chunks, next_eof) = next?;
+        if !next_chunks.is_empty() {
+            self.next_batch = Some(next_chunks);
+        }
+        self.eof = self.eof || next_eof;
+        for ((node, block), chunk) in built.into_iter().zip(chunks) {
+            if want {
+                (self.on_block)(&node.cid, block.as_deref().unwrap_or(&chunk));
+            }
             self.blocks += 1;
             self.ready.push_back(node);
+            self.pool.push(chunk);
         }
         Ok(())
     }
@@ -129,7 +191,9 @@ impl<R: Read, F: FnMut(&Cid, &[u8])> Leaves<'_, R, F> {
         let links: Vec<Link> = children.iter().map(|c| Link { cid: c.cid, tsize: c.tsize }).collect();
         let block = pb_node(&links, &unixfs_file(None, filesize, &sizes));
         let cid = Cid::of_block(self.profile.cid_version, DAG_PB, &block);
-        (self.on_block)(&cid, &block);
+        if self.want_blocks {
+            (self.on_block)(&cid, &block);
+        }
         self.blocks += 1;
         Node { cid, tsize: block.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>(), filesize }
     }
@@ -145,11 +209,30 @@ impl<R: Read, F: FnMut(&Cid, &[u8])> Leaves<'_, R, F> {
 
 /// Import a byte stream as Kubo's `ipfs add` would with `profile`; every block (leaves and
 /// internal nodes, children before parents) is passed to `on_block`.
-pub fn import<R: Read, F: FnMut(&Cid, &[u8])>(reader: R, profile: Profile, on_block: &mut F) -> std::io::Result<Imported> {
+pub fn import<R: Read + Send, F: FnMut(&Cid, &[u8])>(reader: R, profile: Profile, on_block: &mut F) -> std::io::Result<Imported> {
+    import_inner(reader, profile, on_block, true)
+}
+
+/// Like `import`, but only computes the root (no leaf blocks are materialised).
+pub fn cid_only<R: Read + Send>(reader: R, profile: Profile) -> std::io::Result<Imported> {
+    import_inner(reader, profile, &mut |_: &Cid, _: &[u8]| {}, false)
+}
+
+fn import_inner<R: Read + Send, F: FnMut(&Cid, &[u8])>(reader: R, profile: Profile, on_block: &mut F, want_blocks: bool) -> std::io::Result<Imported> {
     if profile.chunk_size == 0 || profile.max_links < 2 {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "chunk size must be > 0 and max links >= 2"));
     }
-    let mut l = Leaves { reader, profile, ready: Default::default(), eof: false, on_block, blocks: 0 };
+    let mut l = Leaves {
+        reader,
+        profile,
+        ready: Default::default(),
+        eof: false,
+        on_block,
+        want_blocks,
+        blocks: 0,
+        next_batch: None,
+        pool: Vec::new(),
+    };
     let root = if l.done()? {
         // empty input: one empty leaf
         if profile.raw_leaves {
