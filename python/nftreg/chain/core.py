@@ -1,0 +1,256 @@
+"""One chain interface over three backends: the in-process EVM (``tester://``), an
+nftreg-managed anvil (``anvil://``) and any JSON-RPC URL.
+
+Writes go sign → broadcast → wait so that callers (the service's outbox) can store the signed
+raw transaction and its hash before it leaves the process, and rebroadcast the very same bytes
+after a crash. Nonces come from a thread-safe manager that never reuses a nonce and resyncs
+with the chain's pending count.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+
+from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
+from nftreg.errors import ChainError, ConfigError, ContractRevert
+from nftreg.keys import Signer, load_signer
+
+__all__ = ["Chain", "SignedTx", "ErrorDecoder"]
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    raw: bytes
+    hash: str
+    nonce: int
+    sender: str
+
+
+class ErrorDecoder:
+    """Maps revert data to (custom error name, decoded args) using contract ABIs."""
+
+    def __init__(self) -> None:
+        self._errors: dict[bytes, tuple[str, list[str]]] = {}
+
+    def add_abi(self, abi: list[dict[str, Any]]) -> None:
+        for item in abi:
+            if item.get("type") == "error":
+                types = [i["type"] for i in item["inputs"]]
+                sig = f"{item['name']}({','.join(types)})"
+                self._errors[Web3.keccak(text=sig)[:4]] = (item["name"], types)
+        self._errors.setdefault(bytes.fromhex("08c379a0"), ("Error", ["string"]))
+        self._errors.setdefault(bytes.fromhex("4e487b71"), ("Panic", ["uint256"]))
+
+    def decode(self, data: bytes | str | None) -> ContractRevert:
+        if isinstance(data, str):
+            data = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+        if not data or len(data) < 4:
+            return ContractRevert("Reverted", (), "execution reverted without data")
+        sel, body = bytes(data[:4]), bytes(data[4:])
+        if sel not in self._errors:
+            return ContractRevert("UnknownError", ("0x" + bytes(data).hex(),))
+        name, types = self._errors[sel]
+        from eth_abi import decode as abi_decode
+
+        try:
+            args = tuple(abi_decode(types, body))
+        except Exception:
+            args = ("0x" + body.hex(),)
+        args = tuple("0x" + a.hex() if isinstance(a, bytes) else a for a in args)
+        return ContractRevert(name, args)
+
+
+def _revert_data(exc: Exception) -> Any:
+    """Revert data from whichever shape the backend raised (web3 custom/logic errors, JSON-RPC
+    error dicts, eth-tester's `TransactionFailed("execution reverted: b'...'")`)."""
+    if isinstance(exc, (ContractCustomError, ContractLogicError)):
+        return getattr(exc, "data", None) or (exc.args[1] if len(exc.args) > 1 else None)
+    for a in getattr(exc, "args", ()):
+        if isinstance(a, dict) and "data" in a:
+            return a["data"]
+        if isinstance(a, (bytes, bytearray)):
+            return bytes(a)
+        if isinstance(a, str) and a.startswith("execution reverted: b"):
+            import ast
+
+            try:
+                return ast.literal_eval(a[len("execution reverted: "):])
+            except (ValueError, SyntaxError):
+                return None
+    return None
+
+
+def _is_revert(exc: Exception) -> bool:
+    if isinstance(exc, (ContractCustomError, ContractLogicError)):
+        return True
+    return type(exc).__name__ == "TransactionFailed" or "revert" in str(exc).lower()
+
+
+class Chain:
+    """A connection plus a signer and its nonce manager."""
+
+    def __init__(self, w3: Web3, signer: Signer, *, anvil: AnvilProcess | None = None, kind: str = "rpc"):
+        self.w3 = w3
+        self.signer = signer
+        self.kind = kind
+        self.anvil = anvil
+        self.errors = ErrorDecoder()
+        self.chain_id = int(w3.eth.chain_id)
+        self._nonce_lock = threading.Lock()
+        self._next_nonce: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Chain({self.kind}, chain_id={self.chain_id}, signer={self.signer.address})"
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    @classmethod
+    def connect(cls, url: str, *, private_key: str | None = None, data_dir: str | os.PathLike[str] | None = None) -> Chain:
+        signer = load_signer(private_key)
+        if url.startswith("tester://"):
+            from eth_tester import EthereumTester, PyEVMBackend
+            from web3 import EthereumTesterProvider
+
+            tester = EthereumTester(PyEVMBackend())
+            w3 = Web3(EthereumTesterProvider(tester))
+            if signer is None:
+                signer = Signer(Account.from_key(tester.backend.account_keys[0].to_bytes()))
+            else:
+                funder = w3.eth.accounts[0]
+                w3.eth.send_transaction({"from": funder, "to": signer.address, "value": 10**21})
+            return cls(w3, signer, kind="tester")
+        if url.startswith("anvil://"):
+            base = Path(data_dir) if data_dir else Path(os.environ.get("NFTREG_DATA_DIR", ".nftreg"))
+            proc = AnvilProcess(base / "anvil")
+            proc.start()
+            w3 = Web3(Web3.HTTPProvider(proc.url, request_kwargs={"timeout": 30}))
+            return cls(w3, signer or Signer(Account.from_key(ANVIL_DEV_KEY)), anvil=proc, kind="anvil")
+        if url.startswith(("http://", "https://")):
+            if signer is None:
+                raise ConfigError("an RPC chain needs a key: NFTREG_PRIVATE_KEY or NFTREG_KEYSTORE")
+            return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})), signer, kind="rpc")
+        raise ConfigError(f"unknown chain URL {url!r}: use tester://, anvil:// or http(s)://")
+
+    def close(self) -> None:
+        if self.anvil:
+            self.anvil.stop()
+
+    # -- nonces ------------------------------------------------------------------------------
+    def _take_nonce(self) -> int:
+        with self._nonce_lock:
+            pending = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+            n = pending if self._next_nonce is None else max(self._next_nonce, pending)
+            self._next_nonce = n + 1
+            return n
+
+    def reset_nonces(self) -> None:
+        """Forget the local nonce (after a dropped transaction the chain's count is truth)."""
+        with self._nonce_lock:
+            self._next_nonce = None
+
+    # -- writes ------------------------------------------------------------------------------
+    def estimate_gas(self, tx: dict[str, Any]) -> int:
+        try:
+            return int(self.w3.eth.estimate_gas({**tx, "from": self.address}))
+        except Exception as e:
+            if _is_revert(e):
+                raise self.errors.decode(_revert_data(e)) from None
+            raise ChainError(f"gas estimation failed: {e}") from None
+
+    def sign_transaction(self, tx: dict[str, Any]) -> SignedTx:
+        tx = {k: v for k, v in tx.items() if k != "from"}
+        tx.setdefault("value", 0)
+        tx["chainId"] = self.chain_id
+        if "gas" not in tx:
+            tx["gas"] = int(self.estimate_gas(tx) * 1.25) + 20_000
+        block = self.w3.eth.get_block("latest")
+        base = block.get("baseFeePerGas")
+        if base is not None:
+            tip = 10**9
+            tx.setdefault("maxPriorityFeePerGas", tip)
+            tx.setdefault("maxFeePerGas", int(base) * 2 + tip)
+        else:
+            tx.setdefault("gasPrice", int(self.w3.eth.gas_price))
+        tx["nonce"] = self._take_nonce()
+        signed = self.signer.account.sign_transaction(tx)
+        return SignedTx(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), tx["nonce"], self.address)
+
+    def broadcast(self, signed: SignedTx) -> str:
+        """Send the raw transaction; sending the same bytes again is harmless."""
+        try:
+            self.w3.eth.send_raw_transaction(signed.raw)
+        except Exception as e:  # node-specific wording for "I have it already"
+            msg = str(e).lower()
+            if "already known" in msg or "already imported" in msg or "known transaction" in msg:
+                return signed.hash
+            if "nonce too low" in msg or "nonce is too low" in msg:
+                if self.transaction_known(signed.hash):
+                    return signed.hash
+                raise ChainError(f"nonce {signed.nonce} already used by another transaction") from None
+            if isinstance(e, (ConnectionError, OSError)) or "connection" in msg:
+                raise ChainError(f"RPC unreachable while broadcasting: {e}") from None
+            raise ChainError(f"broadcast failed: {e}") from None
+        return signed.hash
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(tx_hash)
+            return True
+        except TransactionNotFound:
+            return False
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.w3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def wait_receipt(self, tx_hash: str, *, timeout: float = 30) -> dict[str, Any]:
+        try:
+            receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))
+        except TimeExhausted:
+            raise ChainError(f"no receipt for {tx_hash} within {timeout} s") from None
+        if receipt.get("status") != 1:
+            raise self._revert_of(tx_hash, receipt)
+        return receipt
+
+    def _revert_of(self, tx_hash: str, receipt: dict[str, Any]) -> ContractRevert:
+        tx = self.w3.eth.get_transaction(tx_hash)
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except Exception as e:
+            return self.errors.decode(_revert_data(e))
+        return ContractRevert("Reverted", (), f"transaction {tx_hash} reverted")
+
+    def transact(self, tx: dict[str, Any], *, timeout: float = 30) -> dict[str, Any]:
+        signed = self.sign_transaction(tx)
+        self.broadcast(signed)
+        return self.wait_receipt(signed.hash, timeout=timeout)
+
+    def call(self, fn: Any) -> Any:
+        """Run a contract view call, turning reverts into ContractRevert."""
+        try:
+            return fn.call()
+        except Exception as e:
+            if _is_revert(e):
+                raise self.errors.decode(_revert_data(e)) from None
+            raise ChainError(f"call failed: {e}") from None
+
+    def wait_for(self, predicate: Any, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise ChainError("condition not met in time")
+            time.sleep(0.05)

@@ -1,0 +1,283 @@
+"""The NftRegistry contract from Python: deploy, transaction builders (for the outbox), convenience
+writes, EIP-712 vouchers, reads and decoded events."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from nftreg.chain.core import Chain
+from nftreg.errors import ChainError, InvalidInputError
+
+__all__ = ["Registry", "Voucher", "MintResult", "TxResult", "AnchorInfo", "RegistryEvent", "artifact"]
+
+CLAIM_LEAF_ENCODING = ["address", "bytes32", "string"]
+
+
+@lru_cache(maxsize=None)
+def artifact(name: str = "NftRegistry") -> dict[str, Any]:
+    """ABI and bytecode shipped in the package (compiled by scripts/compile_contracts.js)."""
+    return json.loads(resources.files("nftreg.contracts").joinpath(f"{name}.json").read_text())
+
+
+def _b32(v: bytes | str, what: str) -> bytes:
+    if isinstance(v, str):
+        v = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+    if len(v) != 32:
+        raise InvalidInputError(f"{what}: expected 32 bytes, got {len(v)}")
+    return bytes(v)
+
+
+@dataclass(frozen=True)
+class Voucher:
+    to: str
+    content_hash: bytes
+    metadata_cid: str
+    uid: int
+    deadline: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (Web3.to_checksum_address(self.to), _b32(self.content_hash, "content_hash"), self.metadata_cid, self.uid, self.deadline)
+
+
+@dataclass(frozen=True)
+class MintResult:
+    token_id: int
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class TxResult:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    root: str
+    tree_cid: str
+    block_number: int
+    anchorer: str
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+class Registry:
+    def __init__(self, chain: Chain, address: str):
+        self.chain = chain
+        self.address = Web3.to_checksum_address(address)
+        art = artifact()
+        chain.errors.add_abi(art["abi"])
+        self.contract = chain.w3.eth.contract(address=self.address, abi=art["abi"])
+
+    def __repr__(self) -> str:
+        return f"Registry({self.address} on chain {self.chain.chain_id})"
+
+    # -- deployment --------------------------------------------------------------------------
+    @classmethod
+    def deploy(cls, chain: Chain, *, name: str = "nftreg", symbol: str = "NFTREG",
+               royalty_receiver: str | None = None, royalty_bps: int = 0) -> Registry:
+        art = artifact()
+        chain.errors.add_abi(art["abi"])
+        factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        ctor = factory.constructor(name, symbol, chain.address,
+                                   royalty_receiver or "0x0000000000000000000000000000000000000000", royalty_bps)
+        # gas and fees given so that building needs no node round trip; only `data` is used
+        data = ctor.build_transaction({"from": chain.address, "nonce": 0, "gas": 1, "gasPrice": 0, "chainId": chain.chain_id})["data"]
+        receipt = chain.transact({"data": data}, timeout=60)
+        return cls(chain, receipt["contractAddress"])
+
+    @classmethod
+    def at(cls, chain: Chain, address: str) -> Registry:
+        if not chain.w3.eth.get_code(Web3.to_checksum_address(address)):
+            raise ChainError(f"no contract at {address} on chain {chain.chain_id}")
+        return cls(chain, address)
+
+    @classmethod
+    def deploy_once(cls, chain: Chain, state_file: str | os.PathLike[str]) -> Registry:
+        """Deploy on first use per chain id and remember the address in ``state_file``."""
+        path = Path(state_file)
+        known = json.loads(path.read_text()) if path.exists() else {}
+        addr = known.get(str(chain.chain_id))
+        if addr and chain.w3.eth.get_code(Web3.to_checksum_address(addr)):
+            return cls(chain, addr)
+        reg = cls.deploy(chain)
+        known[str(chain.chain_id)] = reg.address
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.replace(path)
+        return reg
+
+    # -- transaction builders ----------------------------------------------------------------
+    def _tx(self, fn: str, *args: Any) -> dict[str, Any]:
+        return {"to": self.address, "data": self.contract.encode_abi(fn, args=list(args))}
+
+    def build_mint(self, to: str, content_hash: bytes | str, metadata_cid: str) -> dict[str, Any]:
+        return self._tx("mint", Web3.to_checksum_address(to), _b32(content_hash, "content_hash"), metadata_cid)
+
+    def build_anchor(self, root: bytes | str, tree_cid: str) -> dict[str, Any]:
+        return self._tx("anchor", _b32(root, "root"), tree_cid)
+
+    def build_claim(self, root: bytes | str, owner: str, content_hash: bytes | str, metadata_cid: str,
+                    proof: list[bytes | str]) -> dict[str, Any]:
+        return self._tx("claim", _b32(root, "root"), Web3.to_checksum_address(owner), _b32(content_hash, "content_hash"),
+                        metadata_cid, [_b32(p, "proof") for p in proof])
+
+    def build_claim_many(self, root: bytes | str, leaves: list[tuple[str, bytes | str, str]],
+                         proof: list[bytes | str], proof_flags: list[bool]) -> dict[str, Any]:
+        lv = [(Web3.to_checksum_address(o), _b32(h, "content_hash"), c) for o, h, c in leaves]
+        return self._tx("claimMany", _b32(root, "root"), lv, [_b32(p, "proof") for p in proof], list(proof_flags))
+
+    def build_redeem(self, voucher: Voucher, signature: bytes) -> dict[str, Any]:
+        return self._tx("redeem", voucher.as_tuple(), bytes(signature))
+
+    def build_set_metadata(self, token_id: int, metadata_cid: str) -> dict[str, Any]:
+        return self._tx("setMetadataCid", token_id, metadata_cid)
+
+    # -- convenience writes ------------------------------------------------------------------
+    def _mint_result(self, receipt: dict[str, Any]) -> MintResult:
+        ids = self.minted_token_ids(receipt)
+        return MintResult(ids[0], "0x" + bytes(receipt["transactionHash"]).hex(), receipt["blockNumber"], receipt["gasUsed"])
+
+    def mint(self, to: str, content_hash: bytes | str, metadata_cid: str) -> MintResult:
+        return self._mint_result(self.chain.transact(self.build_mint(to, content_hash, metadata_cid)))
+
+    def anchor(self, root: bytes | str, tree_cid: str) -> TxResult:
+        r = self.chain.transact(self.build_anchor(root, tree_cid))
+        return TxResult("0x" + bytes(r["transactionHash"]).hex(), r["blockNumber"], r["gasUsed"])
+
+    def claim(self, root: bytes | str, owner: str, content_hash: bytes | str, metadata_cid: str, proof: list[Any]) -> MintResult:
+        return self._mint_result(self.chain.transact(self.build_claim(root, owner, content_hash, metadata_cid, proof)))
+
+    def claim_many(self, root: bytes | str, leaves: list[tuple[str, Any, str]], proof: list[Any], proof_flags: list[bool]) -> list[MintResult]:
+        r = self.chain.transact(self.build_claim_many(root, leaves, proof, proof_flags), timeout=60)
+        h = "0x" + bytes(r["transactionHash"]).hex()
+        return [MintResult(t, h, r["blockNumber"], r["gasUsed"]) for t in self.minted_token_ids(r)]
+
+    def redeem(self, voucher: Voucher, signature: bytes) -> MintResult:
+        return self._mint_result(self.chain.transact(self.build_redeem(voucher, signature)))
+
+    def grant_role(self, role: str, account: str) -> TxResult:
+        r = self.chain.transact(self._tx("grantRole", self.role_id(role), Web3.to_checksum_address(account)))
+        return TxResult("0x" + bytes(r["transactionHash"]).hex(), r["blockNumber"], r["gasUsed"])
+
+    # -- vouchers ----------------------------------------------------------------------------
+    def voucher_typed_data(self, voucher: Voucher) -> dict[str, Any]:
+        return {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                ],
+                "MintVoucher": [
+                    {"name": "to", "type": "address"}, {"name": "contentHash", "type": "bytes32"},
+                    {"name": "metadataCid", "type": "string"}, {"name": "uid", "type": "uint256"},
+                    {"name": "deadline", "type": "uint256"},
+                ],
+            },
+            "primaryType": "MintVoucher",
+            "domain": {"name": self.name(), "version": "1", "chainId": self.chain.chain_id, "verifyingContract": self.address},
+            "message": {"to": Web3.to_checksum_address(voucher.to), "contentHash": "0x" + _b32(voucher.content_hash, "content_hash").hex(),
+                        "metadataCid": voucher.metadata_cid, "uid": voucher.uid, "deadline": voucher.deadline},
+        }
+
+    def sign_voucher(self, voucher: Voucher, private_key: Any) -> bytes:
+        key = private_key.account.key if hasattr(private_key, "account") else private_key
+        return bytes(Account.sign_typed_data(key, full_message=self.voucher_typed_data(voucher)).signature)
+
+    # -- reads -------------------------------------------------------------------------------
+    def _call(self, fn: str, *args: Any) -> Any:
+        return self.chain.call(getattr(self.contract.functions, fn)(*args))
+
+    @lru_cache(maxsize=1)
+    def name(self) -> str:
+        return self._call("name")
+
+    def owner_of(self, token_id: int) -> str:
+        return self._call("ownerOf", token_id)
+
+    def token_uri(self, token_id: int) -> str:
+        return self._call("tokenURI", token_id)
+
+    def content_hash_of(self, token_id: int) -> bytes:
+        return bytes(self._call("contentHashOf", token_id))
+
+    def token_of_content(self, content_hash: bytes | str) -> int | None:
+        t = self._call("tokenOfContent", _b32(content_hash, "content_hash"))
+        return t or None
+
+    def total_minted(self) -> int:
+        return self._call("totalMinted")
+
+    def anchored(self, root: bytes | str) -> AnchorInfo | None:
+        cid, block, who = self._call("anchorOf", _b32(root, "root"))
+        if block == 0:
+            return None
+        return AnchorInfo("0x" + _b32(root, "root").hex(), cid, block, who)
+
+    def is_claimed(self, root: bytes | str, leaf_hash: bytes | str) -> bool:
+        return self._call("isClaimed", _b32(root, "root"), _b32(leaf_hash, "leaf"))
+
+    def verify_proof(self, root: bytes | str, proof: list[Any], leaf: bytes | str) -> bool:
+        return self._call("verifyProof", _b32(root, "root"), [_b32(p, "proof") for p in proof], _b32(leaf, "leaf"))
+
+    def verify_multiproof(self, root: bytes | str, proof: list[Any], flags: list[bool], leaves: list[Any]) -> bool:
+        return self._call("verifyMultiProof", _b32(root, "root"), [_b32(p, "proof") for p in proof], list(flags),
+                          [_b32(x, "leaf") for x in leaves])
+
+    def leaf_hash(self, owner: str, content_hash: bytes | str, metadata_cid: str) -> bytes:
+        return bytes(self._call("leafHash", Web3.to_checksum_address(owner), _b32(content_hash, "content_hash"), metadata_cid))
+
+    @staticmethod
+    def role_id(role: str) -> bytes:
+        return b"\x00" * 32 if role in ("DEFAULT_ADMIN_ROLE", "admin") else Web3.keccak(text=role)
+
+    def has_role(self, role: str, account: str) -> bool:
+        return self._call("hasRole", self.role_id(role), Web3.to_checksum_address(account))
+
+    # -- events ------------------------------------------------------------------------------
+    def minted_token_ids(self, receipt: dict[str, Any]) -> list[int]:
+        logs = self.contract.events.Registered().process_receipt(receipt, errors=_DISCARD)
+        return [int(e["args"]["tokenId"]) for e in logs]
+
+    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[RegistryEvent]:
+        raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        out = []
+        for log in raw:
+            for ev in self.contract.events:
+                try:
+                    d = ev().process_log(log)
+                except Exception:
+                    continue
+                out.append(RegistryEvent(d["event"], dict(d["args"]), d["blockNumber"],
+                                         "0x" + bytes(d["transactionHash"]).hex(), d["logIndex"]))
+                break
+        return out
+
+
+def _discard():
+    from web3.logs import DISCARD
+
+    return DISCARD
+
+
+_DISCARD = _discard()

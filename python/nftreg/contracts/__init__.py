@@ -1,0 +1,1 @@
+"""ABI and bytecode of the registry contract, compiled by scripts/compile_contracts.js."""
