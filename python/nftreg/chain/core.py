@@ -65,7 +65,10 @@ class ErrorDecoder:
             args = tuple(abi_decode(types, body))
         except Exception:
             args = ("0x" + body.hex(),)
-        args = tuple("0x" + a.hex() if isinstance(a, bytes) else a for a in args)
+        args = tuple(
+            Web3.to_checksum_address(a) if t == "address" else ("0x" + a.hex() if isinstance(a, bytes) else a)
+            for t, a in zip(types, args)
+        ) if len(args) == len(types) else args
         return ContractRevert(name, args)
 
 
@@ -106,6 +109,9 @@ class Chain:
         self.errors = ErrorDecoder()
         self.chain_id = int(w3.eth.chain_id)
         self._nonce_lock = threading.Lock()
+        # Sign+broadcast happen under this lock in `transact` so nodes see nonces in order
+        # (the in-process EVM rejects any gap; real nodes would park the later transaction).
+        self._send_lock = threading.RLock()
         self._next_nonce: int | None = None
 
     def __repr__(self) -> str:
@@ -194,6 +200,11 @@ class Chain:
             msg = str(e).lower()
             if "already known" in msg or "already imported" in msg or "known transaction" in msg:
                 return signed.hash
+            try:
+                if self.transaction_known(signed.hash):  # mined already (wording varies by node)
+                    return signed.hash
+            except Exception:  # noqa: BLE001 - fall through to the original error
+                pass
             if "nonce too low" in msg or "nonce is too low" in msg:
                 if self.transaction_known(signed.hash):
                     return signed.hash
@@ -234,9 +245,19 @@ class Chain:
             return self.errors.decode(_revert_data(e))
         return ContractRevert("Reverted", (), f"transaction {tx_hash} reverted")
 
+    def submit(self, tx: dict[str, Any]) -> SignedTx:
+        """Sign and broadcast in nonce order; returns the signed transaction (hash, raw)."""
+        with self._send_lock:
+            signed = self.sign_transaction(tx)
+            try:
+                self.broadcast(signed)
+            except ChainError:
+                self.reset_nonces()  # the nonce was not consumed on-chain
+                raise
+            return signed
+
     def transact(self, tx: dict[str, Any], *, timeout: float = 30) -> dict[str, Any]:
-        signed = self.sign_transaction(tx)
-        self.broadcast(signed)
+        signed = self.submit(tx)
         return self.wait_receipt(signed.hash, timeout=timeout)
 
     def call(self, fn: Any) -> Any:
