@@ -191,6 +191,219 @@ def verify_proofs(
         raise typer.Exit(EXIT_INVALID)
 
 
+@app.command("cid")
+def cid_cmd(
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="files to hash"),
+    profile: str = typer.Option("unixfs-v1-2025", help="unixfs-v1-2025 (default) or unixfs-v0-2015"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """CID (as Kubo's `ipfs add` gives it) and SHA-256 content hash of each FILE, computed locally."""
+    from nftreg.cid import cid_of, content_hash
+
+    for f in files:
+        cid, h = cid_of(f, profile=profile), "0x" + content_hash(f).hex()
+        _emit({"file": str(f), "cid": cid, "content_hash": h, "profile": profile}, as_json, f"{cid}  {h}  {f}")
+
+
+@verify_app.command("signatures")
+def verify_signatures(
+    source: Path = typer.Argument(..., help="JSONL ('-' = stdin); see below"),
+) -> None:
+    """Verify signatures line by line; writes {line, valid[, error]} per input line.
+
+    Lines: {"scheme": "eip191", "message", "signature", "address"} |
+    {"scheme": "eip712", "typed_data", "signature", "address"} |
+    {"scheme": "ed25519", "message" (0x-hex or text), "signature", "public_key"}.
+    """
+    from nftreg import signatures as sg
+
+    stream = sys.stdin if str(source) == "-" else source.open("r", encoding="utf-8")
+    buckets: dict[str, list[tuple[int, dict[str, Any]]]] = {"eip191": [], "eip712": [], "ed25519": []}
+    results: dict[int, dict[str, Any]] = {}
+    order: list[int] = []
+    for lineno, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        order.append(lineno)
+        try:
+            item = json.loads(line)
+            buckets[item["scheme"]].append((lineno, item))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            results[lineno] = {"line": lineno, "valid": False, "error": f"malformed line: {e}"}
+
+    def msg(m: Any) -> Any:
+        return bytes.fromhex(m[2:]) if isinstance(m, str) and m.startswith("0x") else m
+
+    try:
+        checks = {
+            "eip191": lambda it: sg.verify_personal_sign([msg(i.get("message", "")) for i in it], [i.get("signature", "") for i in it],
+                                                         [i.get("address", "") for i in it]),
+            "eip712": lambda it: sg.verify_typed_data([i.get("typed_data", "") for i in it], [i.get("signature", "") for i in it],
+                                                      [i.get("address", "") for i in it]),
+            "ed25519": lambda it: sg.verify_ed25519([msg(i.get("message", "")) for i in it], [i.get("signature", "") for i in it],
+                                                    [i.get("public_key", "") for i in it]),
+        }
+        for scheme, items in buckets.items():
+            if items:
+                for (lineno, _), ok in zip(items, checks[scheme]([i for _, i in items])):
+                    results[lineno] = {"line": lineno, "valid": ok}
+    except NftregError as e:
+        _fail(str(e))
+    bad = 0
+    for lineno in order:
+        bad += not results[lineno]["valid"]
+        typer.echo(json.dumps(results[lineno]))
+    if bad:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command("demo")
+def demo(
+    data_dir: Path = typer.Option(Path(".nftreg/demo"), "--data-dir", envvar="NFTREG_DATA_DIR", help="where chain state and content live"),
+    claims: int = typer.Option(100_000, min=1),
+    signatures: int = typer.Option(10_000, min=1),
+    chain: Optional[str] = typer.Option(None, help="tester:// or anvil:// (default: anvil if installed)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run the whole story on embedded defaults: mint, batch, claim, verify."""
+    from nftreg.demo import run_demo
+
+    report = run_demo(data_dir, claims=claims, signatures=signatures, chain_url=chain,
+                      log=(lambda _m: None) if as_json else typer.echo)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        typer.echo(f"done in {report['total_seconds']:.1f} s; tokens {[m['token_id'] for m in report['minted']]}, "
+                   f"claimed token {report['claimed']['token_id']}; state in {report['data_dir']}")
+
+
+devnet_app = typer.Typer(help="A local anvil devnet with persisted state.", no_args_is_help=True)
+app.add_typer(devnet_app, name="devnet")
+
+
+def _devnet_file(data_dir: Path) -> Path:
+    return data_dir / "devnet.json"
+
+
+def _devnet_info(data_dir: Path) -> dict[str, Any] | None:
+    import os as _os
+
+    f = _devnet_file(data_dir)
+    if not f.exists():
+        return None
+    info = json.loads(f.read_text())
+    try:
+        _os.kill(info["pid"], 0)
+    except OSError:
+        return None
+    return info
+
+
+DATA_DIR_OPT = typer.Option(Path(".nftreg"), "--data-dir", envvar="NFTREG_DATA_DIR", help="nftreg's data directory")
+
+
+@devnet_app.command("start")
+def devnet_start(data_dir: Path = DATA_DIR_OPT, port: int = typer.Option(8545, help="RPC port on 127.0.0.1")) -> None:
+    """Start anvil in the background; its state lives in DATA_DIR/anvil and survives restarts."""
+    from nftreg.chain import AnvilProcess
+
+    info = _devnet_info(data_dir)
+    if info:
+        typer.echo(f"devnet already running at {info['url']} (pid {info['pid']})")
+        return
+    proc = AnvilProcess(data_dir / "anvil", port=port)
+    proc.start()
+    assert proc.proc is not None
+    info = {"pid": proc.proc.pid, "url": proc.url, "state": str(proc.state_file)}
+    _devnet_file(data_dir).write_text(json.dumps(info))
+    typer.echo(f"devnet running at {proc.url} (pid {proc.proc.pid}); state in {proc.state_file}")
+
+
+@devnet_app.command("status")
+def devnet_status(data_dir: Path = DATA_DIR_OPT, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Is the devnet running, and at which block?"""
+    info = _devnet_info(data_dir)
+    if not info:
+        _emit({"running": False}, as_json, "devnet is not running")
+        raise typer.Exit(EXIT_USER_ERROR)
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(info["url"], request_kwargs={"timeout": 5}))
+    info = {**info, "running": True, "block": w3.eth.block_number, "chain_id": w3.eth.chain_id}
+    _emit(info, as_json, f"devnet at {info['url']}: chain {info['chain_id']}, block {info['block']}")
+
+
+@devnet_app.command("stop")
+def devnet_stop(data_dir: Path = DATA_DIR_OPT) -> None:
+    """Stop the devnet gracefully (its state is written on exit)."""
+    import os as _os
+    import signal as _signal
+
+    info = _devnet_info(data_dir)
+    if not info:
+        typer.echo("devnet is not running")
+        return
+    _os.kill(info["pid"], _signal.SIGTERM)
+    for _ in range(100):
+        try:
+            _os.kill(info["pid"], 0)
+        except OSError:
+            break
+        time.sleep(0.1)
+    _devnet_file(data_dir).unlink(missing_ok=True)
+    typer.echo("devnet stopped")
+
+
+@app.command("mint")
+def mint_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the asset"),
+    name: str = typer.Option(..., help="metadata name (any language)"),
+    description: Optional[str] = typer.Option(None),
+    attr: list[str] = typer.Option([], "--attr", help="attribute k=v (repeatable)"),
+    to: Optional[str] = typer.Option(None, help="owner address (default: the signer)"),
+    data_dir: Path = DATA_DIR_OPT,
+    rpc_url: Optional[str] = typer.Option(None, envvar="NFTREG_RPC_URL", help="chain (default: running devnet, else anvil://)"),
+    ipfs_api: Optional[str] = typer.Option(None, envvar="NFTREG_IPFS_API", help="Kubo API (default: embedded store)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pin FILE and its ERC-721 metadata, then mint its ownership token."""
+    from nftreg.chain import Chain, Registry
+    from nftreg.cid import content_hash
+    from nftreg.ipfs import open_store
+    from nftreg.metadata import build_metadata, canonical_json
+
+    attrs = []
+    for a in attr:
+        if "=" not in a:
+            _fail(f"--attr {a!r}: expected key=value")
+        k, v = a.split("=", 1)
+        attrs.append({"trait_type": k, "value": v})
+    url = rpc_url or ((_devnet_info(data_dir) or {}).get("url")) or "anvil://"
+    key = None
+    if url.startswith("http") and not __import__("os").environ.get("NFTREG_PRIVATE_KEY") and _devnet_info(data_dir):
+        from nftreg.chain.anvil import ANVIL_DEV_KEY
+
+        key = ANVIL_DEV_KEY  # the local devnet's public development account
+    h = content_hash(file)
+    store = open_store(api=ipfs_api, data_dir=data_dir)
+    chain = Chain.connect(url, private_key=key, data_dir=data_dir)
+    try:
+        registry = Registry.deploy_once(chain, data_dir / "deployments.json")
+        existing = registry.token_of_content(h)
+        if existing:
+            _fail(f"{file}: content hash 0x{h.hex()} is already registered as token {existing}")
+        asset_cid = store.add_file(file)
+        meta = build_metadata(name=name, description=description, image=f"ipfs://{asset_cid}", attributes=attrs or None)
+        meta_cid = store.add_bytes(canonical_json(meta))
+        res = registry.mint(to or chain.address, h, meta_cid)
+        out = {"token_id": res.token_id, "owner": registry.owner_of(res.token_id), "content_hash": "0x" + h.hex(),
+               "asset_cid": asset_cid, "metadata_cid": meta_cid, "token_uri": registry.token_uri(res.token_id),
+               "tx_hash": res.tx_hash, "block": res.block_number, "contract": registry.address, "chain_id": chain.chain_id}
+        _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    finally:
+        chain.close()
+
+
 def main() -> None:
     try:
         app()
