@@ -19,11 +19,12 @@ log "building the Rust extension (release) and installing Python dependencies ${
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release -q "${EXTRAS[@]}"
 .venv/bin/python -c "import nftreg" >/dev/null
 
+log "installing pinned npm tools (anvil for the local chain; merkle-tree, solc, OpenZeppelin for tests)"
+# `npm ci` refuses this lock file (npm 11 omits the other platforms' optional anvil packages
+# from it); `npm install` with exact pins in package.json and the lock file is equivalent.
+npm install --no-audit --no-fund --loglevel=error
+
 if [ "$WITH_TEST" = 1 ]; then
-  log "installing pinned npm tools (merkle-tree, solc, OpenZeppelin Contracts, anvil)"
-  # `npm ci` refuses this lock file (npm 11 omits the other platforms' optional anvil
-  # packages from it); `npm install` with exact pins in package.json and the lock file is equivalent.
-  npm install --no-audit --no-fund --loglevel=error
   log "building/caching Kubo"
   bash scripts/install_kubo.sh >/dev/null
   if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
