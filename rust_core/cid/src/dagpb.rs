@@ -122,3 +122,33 @@ pub fn unixfs_data(msg: &[u8]) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multiformats::{DAG_PB, RAW};
+    use proptest::prelude::*;
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let a = Cid { version: 1, codec: RAW, digest: [1; 32] };
+        let b = Cid { version: 0, codec: DAG_PB, digest: [2; 32] };
+        let data = unixfs_file(None, 300, &[100, 200]);
+        let block = pb_node(&[Link { cid: a, tsize: 100 }, Link { cid: b, tsize: 214 }], &data);
+        let d = decode_pb_node(&block).unwrap();
+        assert_eq!(d.links, vec![a, b]);
+        assert_eq!(d.data, data);
+        assert_eq!(unixfs_data(&d.data), Some(vec![]));
+        let leaf = unixfs_file(Some(b"hi"), 2, &[]);
+        assert_eq!(unixfs_data(&leaf), Some(b"hi".to_vec()));
+    }
+
+    proptest! {
+        // Blocks come from disk or a daemon: malformed input must be refused, never panic.
+        #[test]
+        fn decoding_garbage_never_panics(block in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_pb_node(&block);
+            let _ = unixfs_data(&block);
+        }
+    }
+}

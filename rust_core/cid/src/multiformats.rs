@@ -97,7 +97,7 @@ fn base58_encode(data: &[u8]) -> String {
         }
     }
     let mut s = String::with_capacity(zeros + digits.len());
-    s.extend(std::iter::repeat('1').take(zeros));
+    s.extend(std::iter::repeat_n('1', zeros));
     s.extend(digits.iter().rev().map(|&d| B58[d as usize] as char));
     s
 }
@@ -187,6 +187,32 @@ mod tests {
             assert_eq!(parse_cid(&cid_to_string(&c)), Some(c));
         }
         assert_eq!(parse_cid("bafkrei"), None);
+        assert_eq!(parse_cid(""), None);
+        assert_eq!(parse_cid("zdj7W"), None);
         assert_eq!(parse_cid("Qm0000000000000000000000000000000000000000000000"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_round_trip(digest in proptest::prelude::any::<[u8; 32]>(), raw in proptest::prelude::any::<bool>(), v0 in proptest::prelude::any::<bool>()) {
+            let c = if v0 { Cid { version: 0, codec: DAG_PB, digest } } else { Cid { version: 1, codec: if raw { RAW } else { DAG_PB }, digest } };
+            let s = cid_to_string(&c);
+            proptest::prop_assert_eq!(parse_cid(&s), Some(c));
+            proptest::prop_assert_eq!(Cid::from_bytes(&c.to_bytes()), Some(c));
+        }
+
+        #[test]
+        fn parsing_garbage_never_panics(s in "\\PC{0,80}") {
+            let _ = parse_cid(&s);
+        }
+
+        #[test]
+        fn varints_round_trip(v in proptest::prelude::any::<u64>()) {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            let mut pos = 0;
+            proptest::prop_assert_eq!(get_varint(&out, &mut pos), Some(v));
+            proptest::prop_assert_eq!(pos, out.len());
+        }
     }
 }

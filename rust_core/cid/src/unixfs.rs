@@ -296,6 +296,95 @@ mod tests {
         assert_eq!(cid(b"hello\n", Profile::V0_2015), "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN");
     }
 
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| i as u8).collect()
+    }
+
+    // Vectors from Kubo 0.41.0 `ipfs add --only-hash` with explicit options over bytes
+    // `i % 256`, so these run without a daemon; tests/test_cid_kubo.py checks many more
+    // shapes against the live binary.
+    #[test]
+    fn multi_chunk_vectors_from_kubo() {
+        let tiny = |v1: bool| Profile { cid_version: v1 as u8, raw_leaves: v1, chunk_size: 1024, max_links: 3 };
+        let cases: [(usize, Profile, &str); 6] = [
+            (1048577, Profile::V1_2025, "bafybeidilpoket5zygjfcrvh76gvmez7iwgzmf55stwnofqxvprkyjlf7y"),
+            (3145728, Profile::V1_2025, "bafybeignibaewothtuttuzcxzretnwuon55js6prplz6uzn2sgzvcscka4"),
+            (262145, Profile::V0_2015, "QmRZxDLdjSMPrpDsSJ4vucbwMSa6RogubGfDrt5g6w996b"),
+            (786432, Profile::V0_2015, "QmVS9tt9ViJoq3S5S81hN4b7XYYL5TMNkawoRUs2rgK2NC"),
+            // three levels of internal nodes (10 leaves, 3 links each)
+            (10240, tiny(true), "bafybeicgmt44iiharsfwgpcwjsdheyu7zvy6zmqrorppaf6tvttcqajdc4"),
+            (10240, tiny(false), "QmQitS6nGMwKz2ibdvFTA2vaY6361nGsQxfpRpnMT4JtSR"),
+        ];
+        for (n, p, want) in cases {
+            assert_eq!(cid(&pattern(n), p), want, "{n} bytes, {p:?}");
+            assert_eq!(cid_to_string(&cid_only(&pattern(n)[..], p).unwrap().root), want);
+        }
+    }
+
+    /// Rebuild the file from the reported blocks, checking every block against its CID.
+    fn reassemble(root: &Cid, blocks: &std::collections::HashMap<Cid, Vec<u8>>, out: &mut Vec<u8>) {
+        let b = &blocks[root];
+        assert!(root.matches(b));
+        if root.codec == RAW {
+            out.extend_from_slice(b);
+            return;
+        }
+        let d = crate::dagpb::decode_pb_node(b).unwrap();
+        if d.links.is_empty() {
+            out.extend(crate::dagpb::unixfs_data(&d.data).unwrap());
+        }
+        for l in &d.links {
+            reassemble(l, blocks, out);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn blocks_rebuild_the_input(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000),
+            chunk in 1usize..300, links in 2usize..6, v1 in proptest::prelude::any::<bool>(),
+        ) {
+            let p = Profile { cid_version: v1 as u8, raw_leaves: v1, chunk_size: chunk, max_links: links };
+            let mut blocks = std::collections::HashMap::new();
+            let r = import(&data[..], p, &mut |c: &Cid, b: &[u8]| { blocks.insert(*c, b.to_vec()); }).unwrap();
+            let mut out = Vec::new();
+            reassemble(&r.root, &blocks, &mut out);
+            proptest::prop_assert_eq!(&out, &data);
+            proptest::prop_assert_eq!(r.filesize, data.len() as u64);
+            proptest::prop_assert_eq!(cid_only(&data[..], p).unwrap().root, r.root);
+            // Kubo's CumulativeSize: every distinct path's block bytes, counted per link.
+            proptest::prop_assert!(r.tsize >= data.len() as u64);
+        }
+    }
+
+    #[test]
+    fn bad_profiles_are_refused() {
+        let p = Profile { cid_version: 1, raw_leaves: true, chunk_size: 0, max_links: 3 };
+        assert!(cid_only(&b"x"[..], p).is_err());
+        assert!(cid_only(&b"x"[..], Profile { chunk_size: 4, max_links: 1, ..p }).is_err());
+        assert_eq!(Profile::by_name("unixfs-v1-2025"), Some(Profile::V1_2025));
+        assert_eq!(Profile::by_name("v2"), None);
+    }
+
+    #[test]
+    fn read_errors_propagate() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(self.0);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let e = cid_only(Failing(40 << 20), Profile::V1_2025).unwrap_err();
+        assert!(e.to_string().contains("disk on fire"));
+        assert!(sha256_stream(Failing(10)).is_err());
+    }
+
     #[test]
     fn blocks_are_reported_children_first() {
         let data = vec![7u8; 5 * 1024];

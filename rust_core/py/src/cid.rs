@@ -18,21 +18,29 @@ fn profile(name: &str) -> PyResult<Profile> {
     Profile::by_name(name).ok_or_else(|| invalid(format!("unknown profile {name:?} (expected 'unixfs-v1-2025' or 'unixfs-v0-2015')")))
 }
 
-/// Input: bytes-like (read in place) or a path (str / os.PathLike, streamed from disk).
-enum Source {
-    Bytes(Vec<u8>),
+/// Input: `bytes` (read in place: immutable, kept alive by the caller's reference), another
+/// buffer (copied once, as it could change under us), or a path (str / os.PathLike, streamed).
+enum Source<'py> {
+    Borrowed(Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
     Path(PathBuf),
 }
 
-fn source(obj: &Bound<'_, PyAny>) -> PyResult<Source> {
+fn source<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Source<'py>> {
     if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
         let p: PathBuf = obj.extract().map_err(|_| invalid("path: not a valid path"))?;
         return Ok(Source::Path(p));
     }
     if let Ok(b) = obj.downcast::<PyBytes>() {
-        return Ok(Source::Bytes(b.as_bytes().to_vec()));
+        return Ok(Source::Borrowed(b.clone()));
     }
-    crate::buffers::bytes_like(obj, "data").map(Source::Bytes).map_err(|_| invalid("expected bytes or a file path"))
+    crate::buffers::bytes_like(obj, "data")
+        .map(Source::Owned)
+        .map_err(|_| invalid(format!("expected bytes, a buffer or a file path, got {}", type_name(obj))))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
 fn open(p: &Path) -> PyResult<File> {
@@ -43,11 +51,15 @@ fn open(p: &Path) -> PyResult<File> {
 /// Run `f` over the source's bytes with the GIL released.
 fn with_reader<T: Send>(
     py: Python<'_>,
-    src: &Source,
+    src: &Source<'_>,
     f: impl FnOnce(Input<'_>) -> std::io::Result<T> + Send,
 ) -> PyResult<T> {
     let r = match src {
-        Source::Bytes(b) => py.allow_threads(|| f(Input::Bytes(&b[..]))),
+        Source::Borrowed(b) => {
+            let bytes = b.as_bytes();
+            py.allow_threads(|| f(Input::Bytes(bytes)))
+        }
+        Source::Owned(b) => py.allow_threads(|| f(Input::Bytes(&b[..]))),
         Source::Path(p) => {
             let file = open(p)?;
             py.allow_threads(|| f(Input::File(file)))
@@ -88,6 +100,8 @@ fn content_hash<'py>(py: Python<'py>, data_or_path: &Bound<'py, PyAny>) -> PyRes
     Ok(PyBytes::new(py, &h))
 }
 
+static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn block_path(dir: &Path, cid: &str) -> PathBuf {
     let shard = &cid[cid.len().saturating_sub(3)..cid.len().saturating_sub(1)];
     dir.join(shard).join(format!("{cid}.data"))
@@ -109,16 +123,23 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
             }
             let s = cid_to_string(cid);
             let path = block_path(&dir, &s);
-            if path.exists() {
+            // An intact copy is kept; a corrupted one (bit rot, a torn write) is replaced.
+            if std::fs::read(&path).is_ok_and(|old| cid.matches(&old)) {
                 return;
             }
             let res = (|| {
                 std::fs::create_dir_all(path.parent().expect("block path has a parent"))?;
-                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-                let mut f = File::create(&tmp)?;
-                f.write_all(block)?;
-                f.sync_data()?;
-                std::fs::rename(&tmp, &path)
+                // Unique per process and call: concurrent imports of the same block must not
+                // share a temporary file.
+                let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+                let written = File::create(&tmp)
+                    .and_then(|mut f| f.write_all(block).and_then(|_| f.sync_data()))
+                    .and_then(|_| std::fs::rename(&tmp, &path));
+                if written.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                written
             })();
             if let Err(e) = res {
                 write_err = Some(e);
