@@ -1,0 +1,48 @@
+"""RFC 9457 problem details for every error; a client mistake is never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nftreg.errors import InvalidInputError
+from nftreg.services.errors import ServiceError
+
+log = logging.getLogger("nftreg.api")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, e: ServiceError) -> JSONResponse:
+        return problem(e.status, e.title, e.detail, **e.extra)
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(_: Request, e: InvalidInputError) -> JSONResponse:
+        return problem(422, "Unprocessable request", str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(map(str, err.get("loc", ()))), "msg": str(err.get("msg"))} for err in e.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return problem(422, "Unprocessable request", f"{'.'.join(first['loc'])}: {first['msg']}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        title = "Payload too large" if e.status_code == 413 else str(e.detail)
+        return problem(e.status_code, title, str(e.detail), headers=getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, e: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(500, "Internal server error", "the server failed; the error was logged")

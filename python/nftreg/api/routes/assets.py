@@ -1,0 +1,149 @@
+"""Creators: mint an asset (upload or private registration by content hash), read the index."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from nftreg.api.deps import ApiKeyHeader, AuthDep, Authorization, IdempotencyKey, ServiceDep, SettingsDep
+from nftreg.errors import InvalidInputError
+from nftreg.metadata import build_metadata
+from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
+from nftreg.services.idempotency import fingerprint, run_idempotent
+from nftreg.services.sniff import sniff
+
+router = APIRouter(tags=["assets"])
+
+
+class AssetOut(BaseModel):
+    token_id: int | None
+    owner: str
+    content_hash: str
+    asset_cid: str | None
+    metadata_cid: str
+    token_uri: str
+    media_type: str | None
+    size: int | None
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+
+
+class AssetPage(BaseModel):
+    items: list[AssetOut]
+    next_cursor: str | None
+
+
+def _caller(auth: Any, authorization: str | None, api_key: str | None) -> tuple[str, str | None]:
+    """('session', address) or ('minter', None)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Authorization must be 'Bearer <session token>'")
+        return "session", auth.session_address(token)
+    if api_key:
+        auth.require_role(api_key, "minter")
+        return "minter", None
+    raise Unauthorized("sign in with Ethereum (Bearer session) or send a minter API key")
+
+
+def _metadata(raw: str) -> dict[str, Any]:
+    try:
+        m = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise Unprocessable(f"metadata: not JSON ({e.msg} at position {e.pos})") from None
+    if not isinstance(m, dict):
+        raise Unprocessable("metadata: expected a JSON object")
+    known = {"name", "description", "image", "attributes", "external_url", "animation_url"}
+    try:
+        return build_metadata(**{k: m[k] for k in known if k in m},
+                              extra={k: v for k, v in m.items() if k not in known} or None)
+    except InvalidInputError as e:
+        raise Unprocessable(str(e)) from None
+    except TypeError as e:
+        raise Unprocessable(f"metadata: {e}") from None
+
+
+@router.post("/v1/assets", status_code=201, response_model=AssetOut,
+             responses={409: {"description": "content hash already registered"}, 413: {"description": "too large"}})
+def mint_asset(
+    service: ServiceDep, auth: AuthDep, settings: SettingsDep,
+    metadata: Annotated[str, Form(description='ERC-721 metadata JSON, e.g. {"name": "ภาพ"}')],
+    file: Annotated[UploadFile | None, File(description="the asset; omit for a private registration")] = None,
+    content_hash: Annotated[str | None, Form(description="0x SHA-256 of the asset (private registration)")] = None,
+    asset_cid: Annotated[str | None, Form()] = None,
+    owner: Annotated[str | None, Form(description="defaults to the signed-in address")] = None,
+    idempotency_key: IdempotencyKey = None, authorization: Authorization = None, x_api_key: ApiKeyHeader = None,
+) -> JSONResponse:
+    kind, address = _caller(auth, authorization, x_api_key)
+    if kind == "session":
+        if owner is not None and owner.lower() != address.lower():
+            raise Forbidden(f"a session for {address} may only mint to that address")
+        owner = address
+    elif owner is None:
+        raise Unprocessable("owner: required when minting with an API key")
+    meta = _metadata(metadata)
+    tmp_path = None
+    try:
+        digest = media_type = size = None
+        if file is not None:
+            # files are stored by CID; the client's filename and content type are never used
+            up = Path(settings.data_dir) / "uploads"
+            up.mkdir(parents=True, exist_ok=True)
+            fd, tmp_path = tempfile.mkstemp(dir=up)
+            h, size, head = hashlib.sha256(), 0, b""
+            with os.fdopen(fd, "wb") as out:
+                while chunk := file.file.read(1 << 20):
+                    if not head:
+                        head = chunk[:4096]
+                    size += len(chunk)
+                    if size > settings.max_upload_bytes:
+                        from nftreg.services.errors import TooLarge
+
+                        raise TooLarge(f"asset exceeds the limit of {settings.max_upload_bytes} bytes")
+                    h.update(chunk)
+                    out.write(chunk)
+            digest, media_type = "0x" + h.hexdigest(), sniff(head)
+        fp = fingerprint(owner, digest or content_hash, asset_cid, meta)
+
+        def run() -> tuple[int, dict[str, Any]]:
+            return 201, service.mint(owner=owner, metadata=meta, upload_path=tmp_path, content_hash=content_hash,
+                                     asset_cid=asset_cid, media_type=media_type, size=size)
+
+        status, body, replayed = run_idempotent(service.db, "assets", idempotency_key, fp, run)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        if status >= 400:
+            return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
+    finally:
+        if tmp_path:
+            os.unlink(tmp_path)
+
+
+@router.get("/v1/assets/{token_id}", response_model=AssetOut)
+def get_asset(token_id: int, service: ServiceDep) -> dict[str, Any]:
+    return service.get_asset(token_id)
+
+
+@router.get("/v1/assets", response_model=AssetPage)
+def list_assets(service: ServiceDep, owner: str | None = None, content_hash: str | None = None,
+                cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    after = 0
+    if cursor:
+        try:
+            after = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise Unprocessable("cursor: not a cursor this API returned") from None
+    items = service.list_assets(owner=owner, content_hash=content_hash, after=after, limit=limit)
+    nxt = base64.urlsafe_b64encode(str(items[-1]["token_id"]).encode()).decode() if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}

@@ -1,0 +1,56 @@
+"""Sign-In with Ethereum and operator API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from nftreg.api.deps import ApiKeyHeader, AuthDep, SettingsDep
+
+router = APIRouter(tags=["auth"])
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    expires_at: str
+
+
+class SiweIn(BaseModel):
+    message: str = Field(..., max_length=4096, description="EIP-4361 message")
+    signature: str = Field(..., max_length=200, examples=["0x…65 bytes"])
+
+
+class SessionOut(BaseModel):
+    token: str
+    address: str
+    expires_at: str
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    role: str = Field("minter", pattern="^(admin|minter)$")
+
+
+class ApiKeyOut(BaseModel):
+    name: str
+    role: str
+    api_key: str = Field(description="shown once; only its SHA-256 is stored")
+
+
+@router.post("/v1/auth/nonce", response_model=NonceOut)
+def new_nonce(auth: AuthDep) -> NonceOut:
+    nonce, exp = auth.new_nonce()
+    return NonceOut(nonce=nonce, expires_at=exp.isoformat())
+
+
+@router.post("/v1/auth/siwe", response_model=SessionOut)
+def sign_in(body: SiweIn, request: Request, auth: AuthDep, settings: SettingsDep) -> SessionOut:
+    domain = settings.siwe_domain or request.headers.get("host", "")
+    token, address, exp = auth.sign_in(body.message, body.signature, expected_domain=domain)
+    return SessionOut(token=token, address=address, expires_at=exp.isoformat())
+
+
+@router.post("/v1/admin/api-keys", response_model=ApiKeyOut, status_code=201)
+def create_api_key(body: ApiKeyIn, auth: AuthDep, x_api_key: ApiKeyHeader = None) -> ApiKeyOut:
+    auth.require_role(x_api_key, "admin")
+    return ApiKeyOut(name=body.name, role=body.role, api_key=auth.create_api_key(body.name, body.role))

@@ -1,0 +1,70 @@
+"""Verifiers: batches of Merkle proofs and signatures, per-item results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from nftreg.api.deps import ServiceDep
+from nftreg.claims import CLAIM_LEAF_ENCODING
+from nftreg.services.errors import Unprocessable
+
+router = APIRouter(tags=["verify"])
+
+_PROOFS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["root", "items"],
+    "properties": {"root": {"type": "string"}, "leaf_encoding": {"type": "array", "items": {"type": "string"}},
+                   "items": {"type": "array", "items": {"type": "object", "required": ["value", "proof"], "properties": {
+                       "value": {"type": "array"}, "proof": {"type": "array", "items": {"type": "string"}}}}}}}}}}}
+_SIGS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+        "type": "object", "properties": {"scheme": {"enum": ["eip191", "eip712", "ed25519"]},
+                                         "message": {"type": "string"}, "encoding": {"enum": ["utf8", "hex"]},
+                                         "typed_data": {"type": "object"}, "signature": {"type": "string"},
+                                         "address": {"type": "string"}, "public_key": {"type": "string"}}}}}}}}}}
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Unprocessable("request body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise Unprocessable("request body must be an object with an 'items' array")
+    return body
+
+
+def _summary(valid: list[bool]) -> dict[str, Any]:
+    bad = [i for i, v in enumerate(valid) if not v]
+    return {"count": len(valid), "valid": len(valid) - len(bad), "invalid_indices": bad}
+
+
+# bodies are parsed by hand: 100,000 items through pydantic models would dominate the cost
+@router.post("/v1/verify/proofs", openapi_extra=_PROOFS)
+async def verify_proofs(request: Request, service: ServiceDep) -> Response:
+    body = await _json(request)
+    root = body.get("root")
+    enc = body.get("leaf_encoding", CLAIM_LEAF_ENCODING)
+    if not isinstance(root, str):
+        raise Unprocessable("root: required, 0x-hex")
+    if not isinstance(enc, list) or not all(isinstance(t, str) for t in enc):
+        raise Unprocessable("leaf_encoding: expected a list of ABI type names")
+    values, proofs = [], []
+    for it in body["items"]:
+        ok = isinstance(it, dict) and isinstance(it.get("value"), list) and isinstance(it.get("proof"), list)
+        values.append(it["value"] if ok else [])
+        proofs.append(it["proof"] if ok else ["not a proof"])
+    results = await run_in_threadpool(service.verify_proofs, root, enc, values, proofs)
+    return Response(json.dumps({"results": results, **_summary(results)}), media_type="application/json")
+
+
+@router.post("/v1/verify/signatures", openapi_extra=_SIGS)
+async def verify_signatures(request: Request, service: ServiceDep) -> Response:
+    body = await _json(request)
+    results = await run_in_threadpool(service.verify_signatures, body["items"])
+    summary = _summary([r["valid"] for r in results])
+    return Response(json.dumps({"results": results, **summary}), media_type="application/json")

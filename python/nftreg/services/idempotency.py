@@ -1,0 +1,83 @@
+"""``Idempotency-Key``: a retry gets the first response, the same key with another body is a
+422, and a key whose first request is still running is a 409. The in-flight row is inserted
+in its own committed transaction so concurrent requests race on the primary key, not on
+application logic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from nftreg.db import Database, IdempotencyRecord
+from nftreg.services.errors import Conflict, ServiceError, Unprocessable
+
+__all__ = ["fingerprint", "run_idempotent"]
+
+
+def fingerprint(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
+                   fn: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any], bool]:
+    """Run ``fn`` once per (scope, key). Returns (status, body, replayed)."""
+    if key is None:
+        status, body = fn()
+        return status, body, False
+    if not (1 <= len(key) <= 255):
+        raise Unprocessable("Idempotency-Key must be 1 to 255 characters")
+    full = f"{scope}:{key}"
+    try:
+        with db.write() as s:
+            s.add(IdempotencyRecord(key=full, fingerprint=fp, state="in_flight"))
+    except IntegrityError:
+        with db.read() as s:
+            rec = s.get(IdempotencyRecord, full)
+        if rec is None:  # the first request failed and released the key in between
+            raise Conflict("a request with this Idempotency-Key just finished without a result; retry") from None
+        if rec.fingerprint != fp:
+            raise Unprocessable("Idempotency-Key was already used with a different request body") from None
+        if rec.state != "done":
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry later") from None
+        return int(rec.status_code or 200), json.loads(rec.response or "{}"), True
+    try:
+        status, body = fn()
+    except ServiceError as e:
+        if e.status >= 500:
+            _release(db, full)
+            raise
+        _finish(db, full, e.status, _problem_body(e))
+        raise
+    except BaseException:
+        # the operation may be retried safely: chain writes are guarded by the outbox and
+        # the content-hash constraint, so releasing the key cannot cause a second mint
+        _release(db, full)
+        raise
+    _finish(db, full, status, body)
+    return status, body, False
+
+
+def _problem_body(e: ServiceError) -> dict[str, Any]:
+    return {"type": "about:blank", "title": e.title, "status": e.status, "detail": e.detail, **e.extra}
+
+
+def _finish(db: Database, full: str, status: int, body: dict[str, Any]) -> None:
+    with db.write() as s:
+        rec = s.get(IdempotencyRecord, full)
+        if rec is not None:
+            rec.state, rec.status_code, rec.response = "done", status, json.dumps(body)
+
+
+def _release(db: Database, full: str) -> None:
+    with db.write() as s:
+        rec = s.get(IdempotencyRecord, full)
+        if rec is not None:
+            s.delete(rec)

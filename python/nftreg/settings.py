@@ -1,0 +1,66 @@
+"""One settings object for the service, read from ``NFTREG_*`` environment variables (and
+flags, which the CLI turns into keyword arguments).
+
+Embedded defaults keep a first run self-contained under one data directory: a managed anvil
+chain with persisted state, the embedded content store and a SQLite file. Outside ``dev`` the
+object refuses to start with the built-in admin key, because a known secret is no secret.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nftreg.errors import ConfigError
+
+__all__ = ["Settings", "DEV_ADMIN_KEY", "default_data_dir"]
+
+DEV_ADMIN_KEY = "nftreg-dev-admin-key"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("NFTREG_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".nftreg"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NFTREG_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    rpc_url: str = "anvil://"
+    private_key: str | None = Field(None, repr=False)
+    registry_address: str | None = None
+    ipfs_api: str | None = None
+    ipfs_profile: str = "unixfs-v1-2025"
+    database_url: str | None = None
+    admin_api_key: str = Field(DEV_ADMIN_KEY, repr=False)
+    siwe_domain: str | None = None  # None: the Host header the request came in on
+    session_ttl_s: int = Field(3600, gt=0)
+    nonce_ttl_s: int = Field(300, gt=0)
+    max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    max_batch_claims: int = Field(1_000_000, gt=0)
+    max_verify_items: int = Field(100_000, gt=0)
+    rate_limit_per_minute: int = Field(6000, ge=0)  # per client address; 0 turns it off
+    tx_timeout_s: float = Field(60, gt=0)
+    workers_threads: int = Field(64, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env != "dev" and self.admin_api_key == DEV_ADMIN_KEY:
+            raise ConfigError("NFTREG_ADMIN_API_KEY is the built-in development key; set a real one outside NFTREG_ENV=dev")
+        if len(self.admin_api_key) < 16:
+            raise ConfigError("NFTREG_ADMIN_API_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'nftreg.sqlite3'}"
