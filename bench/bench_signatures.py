@@ -108,6 +108,18 @@ def main() -> None:
     for what, ours, anchors, ratio in rows:
         print(f"| {what} | {ours:,.0f} | {anchors} | {ratio} |")
 
+    def target(name: str, ok: bool, got: str) -> None:
+        print(f"target {name}: {'met' if ok else 'NOT met'} ({got})")
+
+    print()
+    target("recovery >= 45,000/s", ours_rec >= 45_000, f"{ours_rec:,.0f}/s")
+    target("recovery >= 4.5x eth-account", ours_rec >= 4.5 * ea, f"{ours_rec / ea:.1f}x")
+    target("recovery >= 1.85x coincurve", ours_rec >= 1.85 * cc_rate, f"{ours_rec / cc_rate:.2f}x")
+    target("EIP-712 (JSON text) within 10% of recovery", ours_712 >= 0.9 * ours_rec, f"{ours_712 / ours_rec:.0%}")
+    target("EIP-712 (dicts) within 10% of recovery", ours_712_dicts >= 0.9 * ours_rec, f"{ours_712_dicts / ours_rec:.0%}")
+    target("Ed25519 >= 60,000/s", ours_ed >= 60_000, f"{ours_ed:,.0f}/s")
+    target("Ed25519 >= 2.8x PyNaCl", ours_ed >= 2.8 * nacl_rate, f"{ours_ed / nacl_rate:.2f}x")
+
 
 if __name__ == "__main__":
     main()

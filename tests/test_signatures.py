@@ -268,8 +268,11 @@ def test_eip712_bad_items_are_false_and_bad_single_digest_raises():
     assert verify_typed_data([MAIL, broken, wrong_type, "{not json"], [sig] * 4, [acct.address] * 4) == [True, False, False, False]
     with pytest.raises(InvalidInputError, match="message.contents: missing"):
         eip712_digest(broken)
-    with pytest.raises(InvalidInputError, match="unknown"):
+    with pytest.raises(InvalidInputError, match="'Nope' is not the root"):
         eip712_digest({**MAIL, "primaryType": "Nope"})
+    with pytest.raises(InvalidInputError, match="unknown type 'Nope'"):
+        eip712_digest({**MAIL, "types": {"EIP712Domain": MAIL["types"]["EIP712Domain"], "Mail": [{"name": "x", "type": "Nope"}]},
+                       "message": {"x": 1}})
 
 
 # ---- Ed25519 ----------------------------------------------------------------------------
@@ -320,3 +323,144 @@ def test_ed25519_non_canonical_s_rejected():
     L = 2**252 + 27742317777372353535851937790883648493
     non_canonical = r + (s + L).to_bytes(32, "little")
     assert verify_ed25519(msgs, [non_canonical], pks) == [False]
+
+
+# ---- EIP-712: eth-account's own examples and its validation rules -------------------------
+
+EA_KEY = "0x" + "aa" * 32
+EA_DOMAIN = {"name": "Ether Mail", "version": "1", "chainId": 1,
+             "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC", "salt": b"decafbeef"}
+EA_TYPES = {
+    "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+    "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"}, {"name": "contents", "type": "string"}],
+}
+EA_MESSAGE = MAIL["message"]
+
+
+def test_eth_account_docstring_examples():
+    """Both forms of eth-account's `encode_typed_data` docstring example (a 9-byte salt in a
+    bytes32 field: right-padded, as eth-abi does)."""
+    from eth_account.messages import _hash_eip191_message
+
+    expected = "c5bb16ccc59ae9a3ad1cb8343d4e3351f057c994a97656e1aff8c134e56f7530"
+    three_arg = encode_typed_data(EA_DOMAIN, EA_TYPES, EA_MESSAGE)
+    assert bytes(_hash_eip191_message(three_arg)).hex() == expected
+    full = {
+        "types": {"EIP712Domain": [
+            {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+            {"name": "salt", "type": "bytes32"}], **EA_TYPES},
+        "primaryType": "Mail", "domain": EA_DOMAIN, "message": EA_MESSAGE,
+    }
+    assert eip712_digest(full).hex() == expected
+    assert eip712_digest({"types": EA_TYPES, "domain": EA_DOMAIN, "message": EA_MESSAGE}).hex() == expected
+    signed = Account.sign_typed_data(EA_KEY, full_message=full)
+    addr = Account.from_key(EA_KEY).address
+    assert recover_addresses([signed.message_hash], [signed.signature]) == [addr]
+    assert verify_typed_data([full], [signed.signature], [addr]) == [True]
+
+
+def test_eip712_domain_hashed_in_canonical_order_like_eth_account():
+    msg = copy.deepcopy(MAIL)
+    msg["types"]["EIP712Domain"].reverse()
+    assert eip712_digest(msg) == _eth_account_digest(msg) == _eth_account_digest(MAIL)
+
+
+def _both_refuse(msg, match):
+    with pytest.raises(Exception):
+        encode_typed_data(full_message=msg)
+    with pytest.raises(InvalidInputError, match=match):
+        eip712_digest(msg)
+
+
+def test_eip712_domain_must_match_declared_domain_type():
+    """A chainId (or contract) present in the domain but left out of the signed domain type
+    would not be bound by the signature: refused, as eth-account refuses it."""
+    no_chain_type = copy.deepcopy(MAIL)
+    no_chain_type["types"]["EIP712Domain"] = [f for f in MAIL["types"]["EIP712Domain"] if f["name"] != "chainId"]
+    _both_refuse(no_chain_type, "EIP712Domain declares")
+    no_chain_value = copy.deepcopy(MAIL)
+    del no_chain_value["domain"]["chainId"]
+    _both_refuse(no_chain_value, "EIP712Domain declares")
+    extra_key = copy.deepcopy(MAIL)
+    del extra_key["types"]["EIP712Domain"]
+    extra_key["domain"]["network"] = "mainnet"
+    _both_refuse(extra_key, "invalid key 'network'")
+
+
+def test_eip712_primary_type_must_be_the_root():
+    _both_refuse({**MAIL, "primaryType": "Person"}, "not the root")
+    derived = {k: v for k, v in MAIL.items() if k != "primaryType"}
+    assert eip712_digest(derived) == _eth_account_digest(derived) == _eth_account_digest(MAIL)
+    two_roots = copy.deepcopy(MAIL)
+    two_roots["types"]["Other"] = [{"name": "x", "type": "uint256"}]
+    _both_refuse(two_roots, "primary type")
+
+
+def test_eip712_short_bytes_n_padded_long_refused():
+    msg = copy.deepcopy(RICH)
+    msg["message"]["asset"]["sel"] = "0x12"
+    assert eip712_digest(msg) == _eth_account_digest(msg)
+    msg["message"]["asset"]["sel"] = "0x1234567890"
+    _both_refuse(msg, "at most 4 bytes")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("contents", None),        # eth-account hashes a null string as a zero word
+    ("contents", 5),           # eth-account hashes the int's bytes
+])
+def test_eip712_stricter_than_eth_account_where_it_is_lax(field, value):
+    msg = copy.deepcopy(MAIL)
+    msg["message"][field] = value
+    with pytest.raises(InvalidInputError, match="message.contents"):
+        eip712_digest(msg)
+    missing = copy.deepcopy(MAIL)
+    del missing["message"]["to"]
+    with pytest.raises(InvalidInputError, match="message.to: missing"):
+        eip712_digest(missing)
+
+
+def test_eip712_floats_and_odd_objects_refused_with_a_clear_error():
+    msg = copy.deepcopy(MAIL)
+    msg["domain"]["chainId"] = 1.0
+    with pytest.raises(InvalidInputError, match="floats are not allowed"):
+        eip712_digest(msg)
+    msg["domain"]["chainId"] = object()
+    with pytest.raises(InvalidInputError, match="cannot encode object"):
+        eip712_digest(msg)
+    with pytest.raises(InvalidInputError, match="mapping"):
+        eip712_digest(42)
+
+
+def test_eip712_dicts_text_and_mappings_agree_in_one_batch():
+    import json
+    from types import MappingProxyType
+
+    from hexbytes import HexBytes
+
+    acct = ACCOUNTS[6]
+    items, sigs = [], []
+    for i in range(30):
+        m = copy.deepcopy(RICH)
+        m["domain"]["chainId"] = 1 + i % 11  # more distinct domains than the context cache holds
+        m["message"]["uid"] = i
+        if i % 5 == 0:
+            m["message"]["asset"]["contentHash"] = HexBytes(m["message"]["asset"]["contentHash"])
+        sigs.append(acct.sign_typed_data(full_message=m).signature)
+        items.append(json.dumps(m, default=lambda b: "0x" + bytes(b).hex()) if i % 3 == 0
+                     else MappingProxyType(m) if i % 7 == 0 else m)
+    assert verify_typed_data(items, sigs, [acct.address] * 30) == [True] * 30
+    # each signature is bound to its own chainId: shifting them by one item must fail all
+    assert not any(verify_typed_data(items, sigs[1:] + sigs[:1], [acct.address] * 30))
+
+
+def test_eip712_equal_looking_domains_do_not_share_a_context():
+    """chainId=True and chainId=1 compare equal in Python; the first is not a uint256 and
+    must not borrow the context (domain separator) computed for the second."""
+    acct = ACCOUNTS[7]
+    sig = acct.sign_typed_data(full_message=MAIL).signature
+    as_bool = copy.deepcopy(MAIL); as_bool["domain"]["chainId"] = True
+    as_float = copy.deepcopy(MAIL); as_float["domain"]["chainId"] = 1.0
+    shared_types = copy.deepcopy(MAIL); shared_types["types"] = MAIL["types"]
+    assert verify_typed_data([MAIL, as_bool, as_float, shared_types, MAIL], [sig] * 5, [acct.address] * 5) == [
+        True, False, False, True, True]

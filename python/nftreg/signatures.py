@@ -14,12 +14,10 @@ checksummed. Mismatched batch lengths raise ``InvalidInputError``; a malformed o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from nftreg import _core
-from nftreg.errors import InvalidInputError
 
 __all__ = [
     "recover_addresses",
@@ -32,28 +30,6 @@ __all__ = [
 ]
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (bytes, bytearray, memoryview)):
-        return "0x" + bytes(o).hex()
-    if hasattr(o, "hex") and callable(o.hex):  # HexBytes and friends
-        h = o.hex()
-        return h if h.startswith("0x") else "0x" + h
-    raise TypeError(f"cannot encode {type(o).__name__} in typed data")
-
-
-def _typed_json(typed_data: Mapping[str, Any] | str) -> str:
-    if isinstance(typed_data, str):
-        return typed_data
-    if not isinstance(typed_data, Mapping):
-        raise InvalidInputError("typed data must be a mapping (the full EIP-712 message) or JSON text")
-    try:
-        # Python ints stay exact: json writes them as digits and the Rust side reads them
-        # with arbitrary precision.
-        return json.dumps(typed_data, default=_json_default, ensure_ascii=False)
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"typed data: {e}") from None
 
 
 def recover_addresses(
@@ -87,8 +63,11 @@ def verify_personal_sign(
 
 def eip712_digest(typed_data: Mapping[str, Any] | str) -> bytes:
     """EIP-712 digest of a full typed-data message (``types``, ``primaryType``, ``domain``,
-    ``message``); identical to eth-account's ``encode_typed_data(full_message=...)``."""
-    return _core.eip712_digest(_typed_json(typed_data))
+    ``message``) given as a mapping or as its JSON text; identical to eth-account's
+    ``encode_typed_data(full_message=...)``. Integers are exact at any size; ``bytes`` values
+    stand for their 0x-hex; floats are refused. Raises ``InvalidInputError`` naming the bad
+    value (e.g. ``message.from.wallet``)."""
+    return _core.eip712_digest(typed_data)
 
 
 def verify_typed_data(
@@ -99,14 +78,12 @@ def verify_typed_data(
     allow_compact: bool = False,
 ) -> list[bool]:
     """Did ``addresses[i]`` sign ``typed_data_list[i]`` (EIP-712)? The domain's chainId and
-    verifyingContract are part of the digest, so a signature for another chain or contract fails."""
-    texts = []
-    for item in typed_data_list:
-        try:
-            texts.append(_typed_json(item))
-        except InvalidInputError:
-            texts.append("null")  # that item is invalid; the batch goes on
-    return _core.verify_typed_data(texts, signatures, addresses, allow_compact=allow_compact)
+    verifyingContract are part of the digest, so a signature for another chain or contract fails.
+
+    Items that share ``types`` and ``domain`` (the usual batch) share their type hashes and
+    domain separator, so only each ``message`` is hashed per item. An item that is not valid
+    typed data is ``False``; it never raises."""
+    return _core.verify_typed_data(typed_data_list, signatures, addresses, allow_compact=allow_compact)
 
 
 def verify_ed25519(

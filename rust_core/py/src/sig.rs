@@ -2,10 +2,11 @@
 //! with the GIL released. Batch-shape errors raise; a bad item gives None / False.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PySequence, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PySequence, PyString, PyTuple};
 use rayon::prelude::*;
 
 use nftreg_merkle::abi;
+use nftreg_sig::serde_json::{self, Map, Number, Value};
 use nftreg_sig::{ecdsa, ed25519, eip712};
 
 use crate::errors::invalid;
@@ -63,13 +64,41 @@ fn address20(v: Option<Vec<u8>>) -> Option<[u8; 20]> {
     v.and_then(|d| d.try_into().ok())
 }
 
-/// Addresses may be given checksummed or not; a mixed-case one must have a valid checksum.
-fn address_item(obj: &Bound<'_, PyAny>) -> Option<[u8; 20]> {
-    if let Ok(s) = obj.downcast::<PyString>() {
-        let w = abi::parse_address(s.to_str().ok()?, "").ok()?;
-        return w[12..].try_into().ok();
+/// An address as given: checked (hex, EIP-55 checksum: a keccak each) on the worker threads,
+/// not under the GIL.
+enum AddressIn {
+    Raw([u8; 20]),
+    Text(String),
+    Bad,
+}
+
+impl AddressIn {
+    fn from_py(obj: &Bound<'_, PyAny>) -> AddressIn {
+        if let Ok(s) = obj.downcast::<PyString>() {
+            return match s.to_str() {
+                Ok(s) => AddressIn::Text(s.to_owned()),
+                Err(_) => AddressIn::Bad,
+            };
+        }
+        match address20(item_bytes(obj)) {
+            Some(a) => AddressIn::Raw(a),
+            None => AddressIn::Bad,
+        }
     }
-    address20(item_bytes(obj))
+
+    /// Addresses may be given checksummed or not; a mixed-case one must have a valid checksum.
+    fn resolve(&self) -> Option<[u8; 20]> {
+        match self {
+            AddressIn::Raw(a) => Some(*a),
+            AddressIn::Text(s) => abi::parse_address(s, "").ok().and_then(|w| w[12..].try_into().ok()),
+            AddressIn::Bad => None,
+        }
+    }
+}
+
+fn addresses_in(obj: &Bound<'_, PyAny>) -> PyResult<Vec<AddressIn>> {
+    let s = seq(obj, "addresses")?;
+    (0..s.len()?).map(|i| Ok(AddressIn::from_py(&s.get_item(i)?))).collect()
 }
 
 #[pyfunction]
@@ -78,17 +107,17 @@ fn recover_addresses(py: Python<'_>, digests: &Bound<'_, PyAny>, signatures: &Bo
     let d = collect(digests, "digests", |o| digest32(item_bytes(o)))?;
     let s = collect(signatures, "signatures", item_bytes)?;
     same_len(&[("digests", d.len()), ("signatures", s.len())])?;
-    let out: Vec<Option<[u8; 20]>> = py.allow_threads(|| {
+    // EIP-55 checksumming costs a keccak per address: done on the workers, not under the GIL.
+    Ok(py.allow_threads(|| {
         d.par_iter()
             .zip(s.par_iter())
             .with_min_len(32)
             .map(|(d, s)| match (d, s) {
-                (Some(d), Some(s)) => ecdsa::recover(d, s, allow_compact).ok(),
+                (Some(d), Some(s)) => ecdsa::recover(d, s, allow_compact).ok().map(|a| abi::to_checksum(&a)),
                 _ => None,
             })
             .collect()
-    });
-    Ok(out.into_iter().map(|a| a.map(|a| abi::to_checksum(&a))).collect())
+    }))
 }
 
 /// Packed path: `digests` is n×32 bytes, `signatures` n×65 bytes. Returns (n×20 addresses,
@@ -143,13 +172,13 @@ fn verify_personal_sign(
 ) -> PyResult<Vec<bool>> {
     let m = collect(messages, "messages", message_bytes)?;
     let s = collect(signatures, "signatures", item_bytes)?;
-    let a = collect(addresses, "addresses", address_item)?;
+    let a = addresses_in(addresses)?;
     same_len(&[("messages", m.len()), ("signatures", s.len()), ("addresses", a.len())])?;
     Ok(py.allow_threads(|| {
         (0..m.len())
             .into_par_iter()
             .with_min_len(32)
-            .map(|i| match (&m[i], &s[i], &a[i]) {
+            .map(|i| match (&m[i], &s[i], &a[i].resolve()) {
                 (Some(m), Some(s), Some(a)) => ecdsa::recover(&ecdsa::personal_digest(m), s, allow_compact).is_ok_and(|r| r == *a),
                 _ => false,
             })
@@ -157,34 +186,184 @@ fn verify_personal_sign(
     }))
 }
 
-/// EIP-712 digest of a typed-data JSON text (full message form).
+/// Python typed data → JSON value, as `json.dumps` would write it, except that bytes become
+/// 0x-hex and floats are refused (no EIP-712 type takes one).
+fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Result<Value, String> {
+    if depth > 64 {
+        return Err("typed data is nested more than 64 levels deep".into());
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return s.to_str().map(|s| Value::String(s.to_owned())).map_err(|e| e.to_string());
+    }
+    if let Ok(b) = obj.downcast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(i) = obj.downcast::<PyInt>() {
+        if let Ok(v) = i.extract::<i64>() {
+            return Ok(Value::Number(v.into()));
+        }
+        // Beyond 64 bits: exact decimal digits (serde_json keeps them, `arbitrary_precision`).
+        let digits = i.str().map_err(|e| e.to_string())?;
+        let digits = digits.to_str().map_err(|e| e.to_string())?;
+        return serde_json::from_str::<Number>(digits).map(Value::Number).map_err(|e| e.to_string());
+    }
+    if let Ok(d) = obj.downcast::<PyDict>() {
+        let mut m = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let k = k.downcast::<PyString>().map_err(|_| format!("typed data keys must be str, got {k}"))?;
+            let k = k.to_str().map_err(|e| e.to_string())?;
+            m.insert(k.to_owned(), to_json(&v, depth + 1)?);
+        }
+        return Ok(Value::Object(m));
+    }
+    if let Ok(l) = obj.downcast::<PyList>() {
+        return l.iter().map(|v| to_json(&v, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+    }
+    if let Ok(t) = obj.downcast::<PyTuple>() {
+        return t.iter().map(|v| to_json(&v, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+    }
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(Value::String(format!("0x{}", hex::encode(b.as_bytes()))));
+    }
+    if let Ok(b) = obj.downcast::<PyByteArray>() {
+        return Ok(Value::String(format!("0x{}", hex::encode(b.to_vec()))));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Err(format!("floats are not allowed in typed data (got {obj}); use int"));
+    }
+    if let Ok(m) = obj.downcast::<PyMapping>() {
+        let d = PyDict::new(obj.py());
+        for item in m.items().map_err(|e| e.to_string())?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|e| e.to_string())?;
+            d.set_item(k, v).map_err(|e| e.to_string())?;
+        }
+        return to_json(d.as_any(), depth);
+    }
+    let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into());
+    Err(format!("cannot encode {ty} in typed data"))
+}
+
+/// One typed-data item ready for the workers.
+enum TypedItem {
+    /// JSON text: parsed (and its context looked up) on a worker.
+    Text(String),
+    /// A dict converted under the GIL; its context is `contexts[ctx]`.
+    Parsed { ctx: usize, primary: Option<String>, message: Option<Value> },
+    Bad,
+}
+
+/// Contexts of the dicts seen so far in a batch. Most batches share one `types` and one
+/// `domain`: `types` is matched by identity or `==` with an earlier item's (it holds only
+/// strings, so `==` is exact), `domain` by its converted JSON value (so `chainId=1.0` or
+/// `True` never borrows the context of `chainId=1`).
+#[derive(Default)]
+struct DictContexts<'py> {
+    seen: Vec<(Bound<'py, PyAny>, Value, usize)>,
+    contexts: Vec<eip712::Context>,
+}
+
+fn get<'py>(d: &Bound<'py, PyAny>, key: &str) -> Result<Option<Bound<'py, PyAny>>, String> {
+    if let Ok(d) = d.downcast::<PyDict>() {
+        return d.get_item(key).map_err(|e| e.to_string());
+    }
+    let m = d.downcast::<PyMapping>().map_err(|_| "typed data must be a mapping (the full EIP-712 message) or JSON text".to_string())?;
+    match m.contains(key) {
+        Ok(true) => m.get_item(key).map(Some).map_err(|e| e.to_string()),
+        Ok(false) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl<'py> DictContexts<'py> {
+    fn item(&mut self, obj: &Bound<'py, PyAny>) -> Result<TypedItem, String> {
+        if let Ok(s) = obj.downcast::<PyString>() {
+            return s.to_str().map(|s| TypedItem::Text(s.to_owned())).map_err(|e| e.to_string());
+        }
+        let types = get(obj, "types")?.ok_or("missing 'types'")?;
+        let domain = to_json(&get(obj, "domain")?.ok_or("missing 'domain'")?, 0)?;
+        let primary = match get(obj, "primaryType")? {
+            None => None,
+            Some(p) => {
+                let p = p.downcast_into::<PyString>().map_err(|_| "'primaryType' must be a str")?;
+                Some(p.to_str().map_err(|e| e.to_string())?.to_owned())
+            }
+        };
+        let message = match get(obj, "message")? {
+            Some(m) => Some(to_json(&m, 0)?),
+            None => None,
+        };
+        let hit = self
+            .seen
+            .iter()
+            .rev()
+            .find(|(t, d, _)| (t.is(&types) || t.eq(&types).unwrap_or(false)) && *d == domain)
+            .map(|(_, _, i)| *i);
+        let ctx = match hit {
+            Some(i) => i,
+            None => {
+                let c = eip712::Context::new(&to_json(&types, 0)?, &domain).map_err(|e| e.0)?;
+                self.contexts.push(c);
+                let i = self.contexts.len() - 1;
+                if self.seen.len() == 8 {
+                    self.seen.remove(0);
+                }
+                self.seen.push((types, domain, i));
+                i
+            }
+        };
+        Ok(TypedItem::Parsed { ctx, primary, message })
+    }
+}
+
+/// EIP-712 digest of typed data: a mapping (the full message form) or its JSON text.
 #[pyfunction]
-fn eip712_digest<'py>(py: Python<'py>, typed_data_json: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let d = eip712::digest_json(typed_data_json).map_err(|e| invalid(format!("typed data: {e}")))?;
+fn eip712_digest<'py>(py: Python<'py>, typed_data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut ctxs = DictContexts::default();
+    let d = match ctxs.item(typed_data).map_err(|e| invalid(format!("typed data: {e}")))? {
+        TypedItem::Text(t) => eip712::digest_json(&t),
+        TypedItem::Parsed { ctx, primary, message } => ctxs.contexts[ctx].digest(primary.as_deref(), message.as_ref()),
+        TypedItem::Bad => Err(eip712::TypedDataError("not typed data".into())),
+    }
+    .map_err(|e| invalid(format!("typed data: {e}")))?;
     Ok(PyBytes::new(py, &d))
 }
 
-/// Verify EIP-712 signatures; each typed-data item is JSON text. An item whose typed data
-/// does not parse or hash is simply invalid.
+/// Verify EIP-712 signatures; each item is a mapping or JSON text. An item whose typed data
+/// does not convert, parse or hash is simply invalid.
 #[pyfunction]
-#[pyo3(signature = (typed_data_json, signatures, addresses, *, allow_compact = false))]
+#[pyo3(signature = (typed_data_list, signatures, addresses, *, allow_compact = false))]
 fn verify_typed_data(
     py: Python<'_>,
-    typed_data_json: Vec<String>,
+    typed_data_list: &Bound<'_, PyAny>,
     signatures: &Bound<'_, PyAny>,
     addresses: &Bound<'_, PyAny>,
     allow_compact: bool,
 ) -> PyResult<Vec<bool>> {
+    let list = seq(typed_data_list, "typed_data_list")?;
+    let mut ctxs = DictContexts::default();
+    let items: Vec<TypedItem> =
+        (0..list.len()?).map(|i| Ok(ctxs.item(&list.get_item(i)?).unwrap_or(TypedItem::Bad))).collect::<PyResult<_>>()?;
     let s = collect(signatures, "signatures", item_bytes)?;
-    let a = collect(addresses, "addresses", address_item)?;
-    same_len(&[("typed data items", typed_data_json.len()), ("signatures", s.len()), ("addresses", a.len())])?;
+    let a = addresses_in(addresses)?;
+    same_len(&[("typed_data_list", items.len()), ("signatures", s.len()), ("addresses", a.len())])?;
+    let contexts = &ctxs.contexts;
     Ok(py.allow_threads(|| {
         (0..s.len())
             .into_par_iter()
             .with_min_len(16)
-            .map(|i| match (&s[i], &a[i], eip712::digest_json(&typed_data_json[i])) {
-                (Some(s), Some(a), Ok(d)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == *a),
-                _ => false,
+            .map_init(eip712::ContextCache::default, |cache, i| {
+                let digest = match &items[i] {
+                    TypedItem::Text(t) => cache.digest_json(t).ok(),
+                    TypedItem::Parsed { ctx, primary, message } => contexts[*ctx].digest(primary.as_deref(), message.as_ref()).ok(),
+                    TypedItem::Bad => None,
+                };
+                match (digest, &s[i], a[i].resolve()) {
+                    (Some(d), Some(s), Some(a)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == a),
+                    _ => false,
+                }
             })
             .collect()
     }))

@@ -1,14 +1,32 @@
 //! EIP-712 typed-data hashing, digest-identical to eth-account's `encode_typed_data`
 //! (full message form: `{types, primaryType, domain, message}`).
 //!
-//! When `types` has no `EIP712Domain`, it is derived from the domain's keys in the canonical
-//! order (name, version, chainId, verifyingContract, salt), as eth-account does.
+//! The rules eth-account applies are applied here too, so that the same input gives the same
+//! digest or is refused:
+//! - the domain may only use the five standard keys and is always hashed with them in the
+//!   canonical order (name, version, chainId, verifyingContract, salt); a declared
+//!   `types.EIP712Domain` must name exactly the domain's keys (so a signed domain can never
+//!   silently leave out a chainId or verifyingContract that the domain object carries);
+//! - `primaryType`, when given, must be the one root of the type graph; when absent it is
+//!   derived;
+//! - `bytesN` values shorter than N bytes are right-padded (eth-abi's rule).
+//!
+//! Where eth-account is lax, this module is strict and refuses the item instead: a missing or
+//! null field (eth-account hashes a zero word), a bool given as anything but true/false, text
+//! where hex bytes are expected, a `T[k]` array of another length.
+//!
+//! A batch of vouchers or attestations almost always shares one `types` and one `domain`, so
+//! the work that depends only on them (type strings, type hashes, field types, the domain
+//! separator) lives in a [`Context`] built once and reused; only `message` is hashed per item.
+//! That keeps EIP-712 verification close to the cost of the signature recovery itself.
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 
 use nftreg_merkle::abi::{self, AbiType};
 use nftreg_merkle::hash::keccak256;
+use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -22,13 +40,6 @@ fn err<T>(msg: impl Into<String>) -> R<T> {
     Err(TypedDataError(msg.into()))
 }
 
-struct Field {
-    name: String,
-    ty: String,
-}
-
-struct Types(HashMap<String, Vec<Field>>, RefCell<HashMap<String, [u8; 32]>>);
-
 const DOMAIN_FIELDS: [(&str, &str); 5] = [
     ("name", "string"),
     ("version", "string"),
@@ -37,161 +48,303 @@ const DOMAIN_FIELDS: [(&str, &str); 5] = [
     ("salt", "bytes32"),
 ];
 
+/// Where a value sits in the message, built only when an error needs to name it (formatting a
+/// path for every field would cost more than hashing it).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(s) => f.write_str(s),
+            Path::Field(p, name) => write!(f, "{p}.{name}"),
+            Path::Index(p, i) => write!(f, "{p}[{i}]"),
+        }
+    }
+}
+
+/// A field's type, resolved once per [`Context`].
+enum Kind {
+    String,
+    Bytes,
+    Atomic(AbiType),
+    Struct(String),
+    /// Element kind and, for `T[k]`, the required length.
+    Array(Box<Kind>, Option<usize>),
+    Unknown(String),
+}
+
+struct Struct {
+    type_hash: [u8; 32],
+    fields: Vec<(String, Kind)>,
+}
+
+/// Everything that depends on `types` and `domain` only.
+pub struct Context {
+    structs: HashMap<String, Struct>,
+    /// The root of the type graph, or why there is not exactly one.
+    primary: Result<String, String>,
+    domain_separator: [u8; 32],
+}
+
 fn base_type(t: &str) -> &str {
     t.split('[').next().unwrap_or(t)
 }
 
-impl Types {
-    fn parse(v: &Value, domain: &Value) -> R<Types> {
-        let obj = v.as_object().ok_or_else(|| TypedDataError("'types' must be an object".into()))?;
-        let mut map = HashMap::new();
-        for (name, fields) in obj {
-            let arr = fields.as_array().ok_or_else(|| TypedDataError(format!("types.{name} must be a list")))?;
-            let mut out = Vec::with_capacity(arr.len());
-            for (i, f) in arr.iter().enumerate() {
-                let n = f.get("name").and_then(Value::as_str);
-                let t = f.get("type").and_then(Value::as_str);
-                match (n, t) {
-                    (Some(n), Some(t)) => out.push(Field { name: n.to_string(), ty: t.to_string() }),
-                    _ => return err(format!("types.{name}[{i}] needs string 'name' and 'type'")),
+fn kind_of(ty: &str, names: &HashMap<String, Vec<(String, String)>>) -> Kind {
+    if let Some(inner) = ty.strip_suffix(']') {
+        let Some(open) = inner.rfind('[') else {
+            return Kind::Unknown(ty.to_string());
+        };
+        let dim = &inner[open + 1..];
+        let len = if dim.is_empty() {
+            None
+        } else if dim.bytes().all(|b| b.is_ascii_digit()) {
+            match dim.parse() {
+                Ok(k) => Some(k),
+                Err(_) => return Kind::Unknown(ty.to_string()),
+            }
+        } else {
+            return Kind::Unknown(ty.to_string());
+        };
+        return Kind::Array(Box::new(kind_of(&inner[..open], names)), len);
+    }
+    if names.contains_key(ty) {
+        return Kind::Struct(ty.to_string());
+    }
+    match ty {
+        "string" => Kind::String,
+        "bytes" => Kind::Bytes,
+        _ => match AbiType::parse(ty) {
+            Ok(t @ (AbiType::Address | AbiType::Bool | AbiType::Uint(_) | AbiType::Int(_) | AbiType::FixedBytes(_))) => {
+                Kind::Atomic(t)
+            }
+            _ => Kind::Unknown(ty.to_string()),
+        },
+    }
+}
+
+fn deps<'a>(raw: &'a HashMap<String, Vec<(String, String)>>, primary: &str, found: &mut BTreeSet<&'a str>) {
+    if let Some(fields) = raw.get(primary) {
+        for (_, ty) in fields {
+            if let Some((name, _)) = raw.get_key_value(base_type(ty)) {
+                if found.insert(name.as_str()) {
+                    deps(raw, name, found);
                 }
             }
-            map.insert(name.clone(), out);
-        }
-        if !map.contains_key("EIP712Domain") {
-            let d = domain.as_object().ok_or_else(|| TypedDataError("'domain' must be an object".into()))?;
-            let fields = DOMAIN_FIELDS
-                .iter()
-                .filter(|(n, _)| d.contains_key(*n))
-                .map(|(n, t)| Field { name: n.to_string(), ty: t.to_string() })
-                .collect();
-            map.insert("EIP712Domain".into(), fields);
-        }
-        Ok(Types(map, RefCell::new(HashMap::new())))
-    }
-
-    fn deps(&self, primary: &str, found: &mut BTreeSet<String>) {
-        if let Some(fields) = self.0.get(primary) {
-            for f in fields {
-                let b = base_type(&f.ty);
-                if self.0.contains_key(b) && !found.contains(b) {
-                    found.insert(b.to_string());
-                    self.deps(b, found);
-                }
-            }
-        }
-    }
-
-    fn encode_type(&self, primary: &str) -> R<String> {
-        if !self.0.contains_key(primary) {
-            return err(format!("unknown struct type '{primary}'"));
-        }
-        let mut deps = BTreeSet::new();
-        self.deps(primary, &mut deps);
-        deps.remove(primary);
-        let mut s = String::new();
-        for t in std::iter::once(primary.to_string()).chain(deps) {
-            let fields = &self.0[&t];
-            s.push_str(&t);
-            s.push('(');
-            s.push_str(&fields.iter().map(|f| format!("{} {}", f.ty, f.name)).collect::<Vec<_>>().join(","));
-            s.push(')');
-        }
-        Ok(s)
-    }
-
-    /// keccak256(encodeType(ty)), computed once per type (arrays of structs reuse it).
-    fn type_hash(&self, ty: &str) -> R<[u8; 32]> {
-        if let Some(h) = self.1.borrow().get(ty) {
-            return Ok(*h);
-        }
-        let h = keccak256(self.encode_type(ty)?.as_bytes());
-        self.1.borrow_mut().insert(ty.to_string(), h);
-        Ok(h)
-    }
-
-    fn hash_struct(&self, ty: &str, value: &Value, path: &str) -> R<[u8; 32]> {
-        let obj = value.as_object().ok_or_else(|| TypedDataError(format!("{path}: expected an object for struct {ty}")))?;
-        let fields = self.0.get(ty).ok_or_else(|| TypedDataError(format!("unknown struct type '{ty}'")))?;
-        let mut enc = Vec::with_capacity(32 * (fields.len() + 1));
-        enc.extend_from_slice(&self.type_hash(ty)?);
-        for f in fields {
-            let p = format!("{path}.{}", f.name);
-            let v = obj.get(&f.name).ok_or_else(|| TypedDataError(format!("{p}: missing value")))?;
-            enc.extend_from_slice(&self.encode_value(&f.ty, v, &p)?);
-        }
-        Ok(keccak256(&enc))
-    }
-
-    fn encode_value(&self, ty: &str, v: &Value, path: &str) -> R<[u8; 32]> {
-        if let Some(inner) = ty.strip_suffix(']') {
-            let open = inner.rfind('[').ok_or_else(|| TypedDataError(format!("{path}: bad type '{ty}'")))?;
-            let (elem, dim) = (&inner[..open], &inner[open + 1..]);
-            let items = v.as_array().ok_or_else(|| TypedDataError(format!("{path}: expected a list for {ty}")))?;
-            if !dim.is_empty() && dim.parse::<usize>().ok() != Some(items.len()) {
-                return err(format!("{path}: {ty} needs exactly {dim} items, got {}", items.len()));
-            }
-            let mut enc = Vec::with_capacity(32 * items.len());
-            for (i, item) in items.iter().enumerate() {
-                enc.extend_from_slice(&self.encode_value(elem, item, &format!("{path}[{i}]"))?);
-            }
-            return Ok(keccak256(&enc));
-        }
-        if self.0.contains_key(ty) {
-            return self.hash_struct(ty, v, path);
-        }
-        match ty {
-            "string" => match v {
-                Value::String(s) => Ok(keccak256(s.as_bytes())),
-                _ => err(format!("{path}: expected a string")),
-            },
-            "bytes" => match v {
-                Value::String(s) => Ok(keccak256(&abi::parse_hex_bytes(s, path).map_err(|e| TypedDataError(e.to_string()))?)),
-                _ => err(format!("{path}: expected 0x-hex bytes")),
-            },
-            _ => atomic(ty, v, path),
         }
     }
 }
 
-fn atomic(ty: &str, v: &Value, path: &str) -> R<[u8; 32]> {
-    let t = AbiType::parse(ty).map_err(|_| TypedDataError(format!("{path}: unknown type '{ty}'")))?;
-    let e = |e: nftreg_merkle::MerkleError| TypedDataError(e.to_string());
-    match (&t, v) {
-        (AbiType::Address, Value::String(s)) => abi::parse_address(s, path).map_err(e),
+fn encode_type(raw: &HashMap<String, Vec<(String, String)>>, primary: &str) -> String {
+    let mut found = BTreeSet::new();
+    deps(raw, primary, &mut found);
+    found.remove(primary);
+    let mut s = String::new();
+    for t in std::iter::once(primary).chain(found) {
+        s.push_str(t);
+        s.push('(');
+        for (i, (name, ty)) in raw[t].iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(ty);
+            s.push(' ');
+            s.push_str(name);
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The type that no other type refers to (eth-account's `get_primary_type`).
+fn derive_primary(raw: &HashMap<String, Vec<(String, String)>>) -> Result<String, String> {
+    let mut referenced = BTreeSet::new();
+    for (name, fields) in raw {
+        for (_, ty) in fields {
+            let b = base_type(ty);
+            if b != name && raw.contains_key(b) {
+                referenced.insert(b);
+            }
+        }
+    }
+    let roots: Vec<&String> = raw.keys().filter(|k| !referenced.contains(k.as_str())).collect();
+    match roots.as_slice() {
+        [one] => Ok((*one).clone()),
+        _ => Err(format!("unable to determine the primary type: {} types are not referenced by any other", roots.len())),
+    }
+}
+
+impl Context {
+    /// Resolve `types` and hash `domain` (see the module notes for the rules).
+    pub fn new(types: &Value, domain: &Value) -> R<Context> {
+        let obj = types.as_object().ok_or_else(|| TypedDataError("'types' must be an object".into()))?;
+        let d = domain.as_object().ok_or_else(|| TypedDataError("'domain' must be an object".into()))?;
+        if let Some(k) = d.keys().find(|k| !DOMAIN_FIELDS.iter().any(|(n, _)| n == k)) {
+            return err(format!(
+                "domain: invalid key '{k}' (allowed: name, version, chainId, verifyingContract, salt)"
+            ));
+        }
+        let mut raw: HashMap<String, Vec<(String, String)>> = HashMap::with_capacity(obj.len());
+        for (name, fields) in obj {
+            let arr = fields.as_array().ok_or_else(|| TypedDataError(format!("types.{name} must be a list")))?;
+            let mut out = Vec::with_capacity(arr.len());
+            for (i, f) in arr.iter().enumerate() {
+                match (f.get("name").and_then(Value::as_str), f.get("type").and_then(Value::as_str)) {
+                    (Some(n), Some(t)) => out.push((n.to_string(), t.to_string())),
+                    _ => return err(format!("types.{name}[{i}] needs string 'name' and 'type'")),
+                }
+            }
+            raw.insert(name.clone(), out);
+        }
+        if let Some(declared) = raw.remove("EIP712Domain") {
+            let declared: BTreeSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+            let given: BTreeSet<&str> = d.keys().map(String::as_str).collect();
+            if declared != given {
+                return err(format!(
+                    "types.EIP712Domain declares {declared:?} but the domain has {given:?}"
+                ));
+            }
+        }
+        let primary = derive_primary(&raw);
+        let structs = raw
+            .iter()
+            .map(|(name, fields)| {
+                let type_hash = keccak256(encode_type(&raw, name).as_bytes());
+                let fields = fields.iter().map(|(n, t)| (n.clone(), kind_of(t, &raw))).collect();
+                (name.clone(), Struct { type_hash, fields })
+            })
+            .collect();
+        let domain_raw = HashMap::from([(
+            "EIP712Domain".to_string(),
+            DOMAIN_FIELDS
+                .iter()
+                .filter(|(n, _)| d.contains_key(*n))
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect::<Vec<_>>(),
+        )]);
+        let domain_struct = Struct {
+            type_hash: keccak256(encode_type(&domain_raw, "EIP712Domain").as_bytes()),
+            fields: domain_raw["EIP712Domain"].iter().map(|(n, t)| (n.clone(), kind_of(t, &domain_raw))).collect(),
+        };
+        let mut ctx = Context { structs, primary, domain_separator: [0; 32] };
+        ctx.domain_separator = ctx.hash_fields("EIP712Domain", &domain_struct, domain, Path::Root("domain"))?;
+        Ok(ctx)
+    }
+
+    pub fn domain_separator(&self) -> [u8; 32] {
+        self.domain_separator
+    }
+
+    /// keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(message)). `primary`, when given, must
+    /// be the root of the type graph, as eth-account requires.
+    pub fn digest(&self, primary: Option<&str>, message: Option<&Value>) -> R<[u8; 32]> {
+        let root = self.primary.as_ref().map_err(|e| TypedDataError(e.clone()))?;
+        if let Some(p) = primary {
+            if p != root {
+                return err(format!("primaryType '{p}' is not the root of the types ('{root}')"));
+            }
+        }
+        let message = message.ok_or_else(|| TypedDataError("missing 'message'".into()))?;
+        let mut pre = [0u8; 66];
+        pre[..2].copy_from_slice(b"\x19\x01");
+        pre[2..34].copy_from_slice(&self.domain_separator);
+        pre[34..].copy_from_slice(&self.hash_struct(root, message, Path::Root("message"))?);
+        Ok(keccak256(&pre))
+    }
+
+    fn hash_struct(&self, ty: &str, value: &Value, path: Path<'_>) -> R<[u8; 32]> {
+        let st = self.structs.get(ty).ok_or_else(|| TypedDataError(format!("unknown struct type '{ty}'")))?;
+        self.hash_fields(ty, st, value, path)
+    }
+
+    fn hash_fields(&self, ty: &str, st: &Struct, value: &Value, path: Path<'_>) -> R<[u8; 32]> {
+        let obj = value.as_object().ok_or_else(|| TypedDataError(format!("{path}: expected an object for struct {ty}")))?;
+        let mut enc = Vec::with_capacity(32 * (st.fields.len() + 1));
+        enc.extend_from_slice(&st.type_hash);
+        for (name, kind) in &st.fields {
+            let p = Path::Field(&path, name);
+            let v = obj.get(name).ok_or_else(|| TypedDataError(format!("{p}: missing value")))?;
+            enc.extend_from_slice(&self.encode_value(kind, v, p)?);
+        }
+        Ok(keccak256(&enc))
+    }
+
+    fn encode_value(&self, kind: &Kind, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
+        match kind {
+            Kind::String => match v {
+                Value::String(s) => Ok(keccak256(s.as_bytes())),
+                _ => err(format!("{path}: expected a string")),
+            },
+            Kind::Bytes => match v {
+                Value::String(s) => Ok(keccak256(&with_path(path, |p| abi::parse_hex_bytes(s, p))?)),
+                _ => err(format!("{path}: expected 0x-hex bytes")),
+            },
+            Kind::Atomic(t) => atomic(t, v, path),
+            Kind::Struct(name) => self.hash_struct(name, v, path),
+            Kind::Array(elem, len) => {
+                let items = v.as_array().ok_or_else(|| TypedDataError(format!("{path}: expected a list")))?;
+                if let Some(k) = len {
+                    if *k != items.len() {
+                        return err(format!("{path}: needs exactly {k} items, got {}", items.len()));
+                    }
+                }
+                let mut enc = Vec::with_capacity(32 * items.len());
+                for (i, item) in items.iter().enumerate() {
+                    enc.extend_from_slice(&self.encode_value(elem, item, Path::Index(&path, i))?);
+                }
+                Ok(keccak256(&enc))
+            }
+            Kind::Unknown(ty) => err(format!("{path}: unknown type '{ty}'")),
+        }
+    }
+}
+
+fn atomic(t: &AbiType, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
+    match (t, v) {
+        (AbiType::Address, Value::String(s)) => with_path(path, |p| abi::parse_address(s, p)),
         (AbiType::Bool, Value::Bool(b)) => {
             let mut w = [0u8; 32];
             w[31] = *b as u8;
             Ok(w)
         }
-        (AbiType::Uint(bits), Value::Number(n)) => abi::parse_int_str(&n.to_string(), false, *bits, path).map_err(e),
-        (AbiType::Int(bits), Value::Number(n)) => abi::parse_int_str(&n.to_string(), true, *bits, path).map_err(e),
-        (AbiType::Uint(bits), Value::String(s)) => abi::parse_int_str(s, false, *bits, path).map_err(e),
-        (AbiType::Int(bits), Value::String(s)) => abi::parse_int_str(s, true, *bits, path).map_err(e),
+        (AbiType::Uint(bits), Value::Number(n)) => with_path(path, |p| abi::parse_int_str(n.as_str(), false, *bits, p)),
+        (AbiType::Int(bits), Value::Number(n)) => with_path(path, |p| abi::parse_int_str(n.as_str(), true, *bits, p)),
+        (AbiType::Uint(bits), Value::String(s)) => with_path(path, |p| abi::parse_int_str(s, false, *bits, p)),
+        (AbiType::Int(bits), Value::String(s)) => with_path(path, |p| abi::parse_int_str(s, true, *bits, p)),
         (AbiType::FixedBytes(n), Value::String(s)) => {
-            let raw = abi::parse_hex_bytes(s, path).map_err(e)?;
-            abi::fixed_bytes_word(&raw, *n, path).map_err(e)
+            let raw = with_path(path, |p| abi::parse_hex_bytes(s, p))?;
+            if raw.len() > *n as usize {
+                return err(format!("{path}: bytes{n} takes at most {n} bytes, got {}", raw.len()));
+            }
+            // Shorter values are right-padded, as eth-abi (and so eth-account) does.
+            let mut w = [0u8; 32];
+            w[..raw.len()].copy_from_slice(&raw);
+            Ok(w)
         }
-        _ => err(format!("{path}: value does not fit type {ty}")),
+        _ => err(format!("{path}: value does not fit type {}", t.name())),
     }
+}
+
+/// Run a parser without a path (the common, successful case) and again with the path
+/// spelled out only if it fails, so that the error names the value.
+fn with_path<T>(path: Path<'_>, f: impl Fn(&str) -> nftreg_merkle::Result<T>) -> R<T> {
+    f("").or_else(|_| f(&path.to_string()).map_err(|e| TypedDataError(e.to_string())))
 }
 
 /// The EIP-712 digest of a full typed-data message (a JSON object).
 pub fn digest(typed: &Value) -> R<[u8; 32]> {
     let domain = typed.get("domain").ok_or_else(|| TypedDataError("missing 'domain'".into()))?;
-    let types = Types::parse(typed.get("types").ok_or_else(|| TypedDataError("missing 'types'".into()))?, domain)?;
-    let primary = typed
-        .get("primaryType")
-        .and_then(Value::as_str)
-        .ok_or_else(|| TypedDataError("missing 'primaryType'".into()))?;
-    let mut pre = Vec::with_capacity(66);
-    pre.extend_from_slice(b"\x19\x01");
-    pre.extend_from_slice(&types.hash_struct("EIP712Domain", domain, "domain")?);
-    if primary != "EIP712Domain" {
-        let message = typed.get("message").ok_or_else(|| TypedDataError("missing 'message'".into()))?;
-        pre.extend_from_slice(&types.hash_struct(primary, message, "message")?);
-    }
-    Ok(keccak256(&pre))
+    let types = typed.get("types").ok_or_else(|| TypedDataError("missing 'types'".into()))?;
+    let primary = match typed.get("primaryType") {
+        None => None,
+        Some(p) => Some(p.as_str().ok_or_else(|| TypedDataError("'primaryType' must be a string".into()))?),
+    };
+    Context::new(types, domain)?.digest(primary, typed.get("message"))
 }
 
 /// Parse JSON text and compute its digest.
@@ -200,22 +353,106 @@ pub fn digest_json(text: &str) -> R<[u8; 32]> {
     digest(&v)
 }
 
+/// Recently used contexts keyed by the exact JSON text of `types` and `domain`. Text that
+/// differs only in whitespace or key order misses the cache and is simply recomputed.
+pub struct ContextCache {
+    entries: Vec<(Box<str>, Box<str>, Context)>,
+}
+
+const CACHE_ENTRIES: usize = 8;
+
+impl Default for ContextCache {
+    fn default() -> Self {
+        ContextCache { entries: Vec::with_capacity(CACHE_ENTRIES) }
+    }
+}
+
+impl ContextCache {
+    /// `digest_json`, reusing the context of an earlier item with the same types and domain.
+    pub fn digest_json(&mut self, text: &str) -> R<[u8; 32]> {
+        let top: HashMap<String, &RawValue> =
+            serde_json::from_str(text).map_err(|e| TypedDataError(format!("typed data is not valid JSON: {e}")))?;
+        let domain = top.get("domain").ok_or_else(|| TypedDataError("missing 'domain'".into()))?.get();
+        let types = top.get("types").ok_or_else(|| TypedDataError("missing 'types'".into()))?.get();
+        let primary: Option<String> = match top.get("primaryType") {
+            None => None,
+            Some(r) => Some(
+                serde_json::from_str(r.get()).map_err(|_| TypedDataError("'primaryType' must be a string".into()))?,
+            ),
+        };
+        let message: Option<Value> = match top.get("message") {
+            Some(r) => Some(serde_json::from_str(r.get()).map_err(|e| TypedDataError(format!("message: {e}")))?),
+            None => None,
+        };
+        let hit = self.entries.iter().position(|(t, d, _)| **t == *types && **d == *domain);
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                let tv: Value = serde_json::from_str(types).map_err(|e| TypedDataError(format!("types: {e}")))?;
+                let dv: Value = serde_json::from_str(domain).map_err(|e| TypedDataError(format!("domain: {e}")))?;
+                let ctx = Context::new(&tv, &dv)?;
+                if self.entries.len() == CACHE_ENTRIES {
+                    self.entries.remove(0);
+                }
+                self.entries.push((types.into(), domain.into(), ctx));
+                self.entries.len() - 1
+            }
+        };
+        self.entries[i].2.digest(primary.as_deref(), message.as_ref())
+    }
+}
+
+/// Digests of many JSON texts on all cores, one context cache per worker.
+pub fn digest_many_json(texts: &[&str]) -> Vec<R<[u8; 32]>> {
+    texts
+        .par_iter()
+        .with_min_len(16)
+        .map_init(ContextCache::default, |cache, t| cache.digest_json(t))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The "Mail" example from the EIP-712 specification.
-    #[test]
-    fn eip712_spec_example() {
-        let text = r#"{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+    const MAIL: &str = r#"{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
         "Person":[{"name":"name","type":"string"},{"name":"wallet","type":"address"}],
         "Mail":[{"name":"from","type":"Person"},{"name":"to","type":"Person"},{"name":"contents","type":"string"}]},
         "primaryType":"Mail",
         "domain":{"name":"Ether Mail","version":"1","chainId":1,"verifyingContract":"0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
         "message":{"from":{"name":"Cow","wallet":"0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},"to":{"name":"Bob","wallet":"0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},"contents":"Hello, Bob!"}}"#;
-        assert_eq!(
-            hex::encode(digest_json(text).unwrap()),
-            "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
-        );
+    const MAIL_DIGEST: &str = "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2";
+
+    #[test]
+    fn eip712_spec_example() {
+        assert_eq!(hex::encode(digest_json(MAIL).unwrap()), MAIL_DIGEST);
+    }
+
+    #[test]
+    fn cache_reuses_context_without_mixing_domains() {
+        let other_chain = MAIL.replace("\"chainId\":1", "\"chainId\":5");
+        let other_msg = MAIL.replace("Hello, Bob!", "Hello, Bobby!");
+        let texts = [MAIL, other_chain.as_str(), MAIL, other_msg.as_str(), "{}", MAIL];
+        let mut cache = ContextCache::default();
+        for t in texts {
+            assert_eq!(cache.digest_json(t), digest_json(t));
+        }
+        let many = digest_many_json(&texts);
+        assert_eq!(hex::encode(many[0].as_ref().unwrap()), MAIL_DIGEST);
+        assert_ne!(many[1], many[0]);
+        assert_ne!(many[3], many[0]);
+        assert!(many[4].is_err());
+        assert_eq!(many[5], many[0]);
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let bad = MAIL.replace("\"0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826\"", "\"0x12\"");
+        let e = digest_json(&bad).unwrap_err().0;
+        assert!(e.contains("message.from.wallet"), "{e}");
+        let bad = MAIL.replace("\"chainId\":1", "\"chainId\":-1");
+        let e = digest_json(&bad).unwrap_err().0;
+        assert!(e.contains("domain.chainId"), "{e}");
     }
 }

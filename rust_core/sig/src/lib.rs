@@ -5,3 +5,6 @@
 pub mod ecdsa;
 pub mod ed25519;
 pub mod eip712;
+
+/// Re-exported so the binding builds `serde_json` values with the same features enabled.
+pub use serde_json;
