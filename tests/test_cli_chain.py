@@ -53,6 +53,20 @@ def test_devnet_mint_and_duplicate(tmp_path: Path):
         assert minted["token_uri"] == f"ipfs://{minted['metadata_cid']}"
         again = run("mint", str(art), "--name", "x", "--data-dir", str(tmp_path))
         assert again.returncode == 1 and "already registered as token" in again.stderr and "Traceback" not in again.stderr
+        # a batch: build, anchor, claim every leaf of one owner with one multiproof
+        claims = tmp_path / "claims.csv"
+        assert run("batch", "sample", "-n", "2000", "-o", str(claims)).returncode == 0
+        assert run("batch", "build", str(claims), "-o", str(tmp_path / "tree.json")).returncode == 0
+        anchored = run("batch", "anchor", str(tmp_path / "tree.json"), "--data-dir", str(tmp_path), "--json")
+        assert anchored.returncode == 0, anchored.stderr
+        tree = json.loads((tmp_path / "tree.json").read_text())
+        owner = tree["values"][0]["value"][0]
+        claimed = run("claim", str(tmp_path / "tree.json"), "--owner", owner, "--data-dir", str(tmp_path), "--json")
+        assert claimed.returncode == 0, claimed.stderr
+        tokens = [json.loads(x) for x in claimed.stdout.splitlines()]
+        assert tokens and all(t["owner"].lower() == owner.lower() for t in tokens)
+        twice = run("claim", str(tmp_path / "tree.json"), "--owner", owner, "--data-dir", str(tmp_path))
+        assert twice.returncode == 1 and "LeafAlreadyClaimed" in twice.stderr
         # state survives a devnet restart
         assert run("devnet", "stop", "--data-dir", str(tmp_path)).returncode == 0
         assert run("devnet", "start", "--data-dir", str(tmp_path), "--port", str(port)).returncode == 0

@@ -151,6 +151,86 @@ def batch_proof(
         typer.echo(json.dumps({"index": i, "root": tree.root, "value": tree.at(i), "proof": tree.get_proof(i)}))
 
 
+def _connect(data_dir: Path, rpc_url: str | None) -> Any:
+    """Chain from --rpc-url / NFTREG_RPC_URL, else the running devnet, else a managed anvil."""
+    import os as _os
+
+    from nftreg.chain import Chain
+    from nftreg.chain.anvil import ANVIL_DEV_KEY
+
+    info = _devnet_info(data_dir)
+    url = rpc_url or (info or {}).get("url") or "anvil://"
+    key = None
+    if info and url == info["url"] and not _os.environ.get("NFTREG_PRIVATE_KEY") and not _os.environ.get("NFTREG_KEYSTORE"):
+        key = ANVIL_DEV_KEY  # the local devnet's public development account
+    return Chain.connect(url, private_key=key, data_dir=data_dir)
+
+
+@batch_app.command("anchor")
+def batch_anchor(
+    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump of a claim tree"),
+    data_dir: Path = typer.Option(Path(".nftreg"), "--data-dir", envvar="NFTREG_DATA_DIR"),
+    rpc_url: Optional[str] = typer.Option(None, envvar="NFTREG_RPC_URL"),
+    ipfs_api: Optional[str] = typer.Option(None, envvar="NFTREG_IPFS_API"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pin the tree dump and anchor its root on-chain in one transaction."""
+    from nftreg.chain import Registry
+    from nftreg.claims import CLAIM_LEAF_ENCODING
+    from nftreg.ipfs import open_store
+
+    tree = _load_tree(tree_file)
+    if getattr(tree, "leaf_encoding", None) != CLAIM_LEAF_ENCODING:
+        _fail(f"{tree_file}: leaf encoding must be {CLAIM_LEAF_ENCODING} (owner, content hash, metadata CID)")
+    tree_cid = open_store(api=ipfs_api, data_dir=data_dir).add_file(tree_file)
+    chain = _connect(data_dir, rpc_url)
+    try:
+        reg = Registry.deploy_once(chain, data_dir / "deployments.json")
+        if reg.anchored(tree.root):
+            _fail(f"root {tree.root} is already anchored")
+        res = reg.anchor(tree.root, tree_cid)
+        out = {"root": tree.root, "tree_cid": tree_cid, "claims": len(tree), "tx_hash": res.tx_hash,
+               "block": res.block_number, "contract": reg.address}
+        _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    finally:
+        chain.close()
+
+
+@app.command("claim")
+def claim_cmd(
+    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump of an anchored claim tree"),
+    index: Optional[int] = typer.Option(None, "--index"),
+    owner: Optional[str] = typer.Option(None, "--owner", help="claim every leaf of this owner"),
+    data_dir: Path = typer.Option(Path(".nftreg"), "--data-dir", envvar="NFTREG_DATA_DIR"),
+    rpc_url: Optional[str] = typer.Option(None, envvar="NFTREG_RPC_URL"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Claim (mint) leaves of an anchored batch; one multiproof transaction for several."""
+    from nftreg.chain import Registry
+
+    tree = _load_tree(tree_file)
+    if (index is None) == (owner is None):
+        _fail("give exactly one of --index or --owner")
+    picks = [index] if index is not None else [i for i, v in tree.entries() if str(v[0]).lower() == owner.lower()]  # type: ignore[union-attr]
+    if not picks:
+        _fail(f"no claim for owner {owner}")
+    chain = _connect(data_dir, rpc_url)
+    try:
+        reg = Registry.deploy_once(chain, data_dir / "deployments.json")
+        if not reg.anchored(tree.root):
+            _fail(f"root {tree.root} is not anchored on chain {chain.chain_id}; run `nftreg batch anchor` first")
+        if len(picks) == 1:
+            results = [reg.claim(tree.root, *tree.at(picks[0]), tree.get_proof(picks[0]))]
+        else:
+            mp = tree.get_multiproof(picks)
+            results = reg.claim_many(tree.root, [tuple(v) for v in mp["leaves"]], mp["proof"], mp["proof_flags"])
+        for r in results:
+            out = {"token_id": r.token_id, "owner": reg.owner_of(r.token_id), "token_uri": reg.token_uri(r.token_id), "tx_hash": r.tx_hash}
+            _emit(out, as_json, f"token {r.token_id} -> {out['owner']} ({out['token_uri']})")
+    finally:
+        chain.close()
+
+
 @verify_app.command("proofs")
 def verify_proofs(
     source: Path = typer.Argument(..., help="JSONL: {root, leaf_encoding, value, proof} per line ('-' = stdin)"),
@@ -281,7 +361,7 @@ devnet_app = typer.Typer(help="A local anvil devnet with persisted state.", no_a
 app.add_typer(devnet_app, name="devnet")
 
 
-def _devnet_file(data_dir: Path) -> Path:
+def _devnet_file(data_dir: Path) -> Path:  # noqa: E302
     return data_dir / "devnet.json"
 
 
