@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,20 +47,34 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
     requests = Counter("nftreg_http_requests", "HTTP requests", ["method", "route", "status"], registry=metrics)
     latency = Histogram("nftreg_http_request_seconds", "HTTP request latency", ["route"], registry=metrics)
 
-    @app.middleware("http")
-    async def _observe(request: Any, call_next: Any) -> Any:
-        import time
+    # pure ASGI (not @app.middleware): BaseHTTPMiddleware wraps the body stream in a task group,
+    # which would turn the streaming 413 into an exception group and a 500
+    class Observe:
+        def __init__(self, inner: Any):
+            self.inner = inner
 
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(route).observe(time.perf_counter() - t0)
-        return response
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return await self.inner(scope, receive, send)
+            t0 = time.perf_counter()
+            status = [500]
+
+            async def send_(msg: Any) -> None:
+                if msg["type"] == "http.response.start":
+                    status[0] = msg["status"]
+                await send(msg)
+
+            try:
+                await self.inner(scope, receive, send_)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                requests.labels(scope["method"], route, str(status[0])).inc()
+                latency.labels(route).observe(time.perf_counter() - t0)
 
     problems.install(app)
     for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router):
         app.include_router(r)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(Observe)
     return app

@@ -1,0 +1,61 @@
+"""Transactional outbox: a crash after the signed transaction is committed but before it is
+broadcast is finished on restart with the very same bytes (same hash, same nonce)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from sqlalchemy import select
+
+from nftreg.chain import Chain
+from nftreg.db import Asset, OutboxTx
+from nftreg.services import RegistryService
+from nftreg.services.registry import _SimulatedCrash
+from nftreg.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    url = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    return Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789",
+                    database_url=url)
+
+
+def test_crash_before_broadcast_is_reconciled_with_the_same_raw_tx(settings, monkeypatch):
+    chain = Chain.connect("tester://")
+    owner = chain.address
+    svc = RegistryService(settings, chain=chain)
+    data = secrets.token_bytes(64)
+    path = settings.data_dir / "asset.bin"
+    path.write_bytes(data)
+    monkeypatch.setenv("NFTREG_TEST_CRASH_BEFORE_BROADCAST", "mint")
+    with pytest.raises(_SimulatedCrash):
+        svc.mint(owner=owner, metadata={"name": "crash"}, upload_path=str(path))
+    monkeypatch.delenv("NFTREG_TEST_CRASH_BEFORE_BROADCAST")
+    with svc.db.read() as s:
+        ob = s.scalars(select(OutboxTx).order_by(OutboxTx.id.desc())).first()
+        asset = s.scalars(select(Asset).where(Asset.outbox_id == ob.id)).one()
+    assert ob.status == "signed" and asset.status == "pending" and asset.token_id is None
+    assert chain.receipt(ob.tx_hash) is None  # nothing left the process
+    minted_before = svc.registry.total_minted()
+    # a retry of the same content while the write is pending cannot mint twice
+    with pytest.raises(Exception, match="being registered"):
+        svc.mint(owner=owner, metadata={"name": "crash"}, upload_path=str(path))
+    svc.close()
+
+    restarted = RegistryService(settings, chain=chain)  # start-up runs reconcile()
+    with restarted.db.read() as s:
+        ob2 = s.get(OutboxTx, ob.id)
+        asset2 = s.scalars(select(Asset).where(Asset.outbox_id == ob.id)).one()
+    assert ob2.status == "confirmed" and ob2.tx_hash == ob.tx_hash and ob2.nonce == ob.nonce
+    assert asset2.status == "minted" and asset2.tx_hash == ob.tx_hash
+    assert restarted.registry.owner_of(asset2.token_id) == owner
+    assert restarted.registry.total_minted() == minted_before + 1
+    tx = chain.w3.eth.get_transaction(ob.tx_hash)
+    assert tx["nonce"] == ob.nonce
+    # reconciling again is a no-op
+    assert restarted.reconcile() == {"confirmed": 0, "failed": 0, "pending": 0}
+    # the index can be rebuilt from contract events alone
+    assert restarted.reindex() >= 1
+    restarted.close()
