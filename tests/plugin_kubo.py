@@ -27,7 +27,7 @@ class Kubo:
         return {**os.environ, "IPFS_PATH": str(self.ipfs_path)}
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600) -> str:
-        out = subprocess.run([self.bin, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run([self.bin, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and out.returncode != 0:
             raise RuntimeError(f"ipfs {' '.join(args)} failed: {out.stderr}")
         return out.stdout
@@ -35,8 +35,9 @@ class Kubo:
     def start(self) -> None:
         api_file = self.ipfs_path / "api"
         api_file.unlink(missing_ok=True)
-        log = open(self.ipfs_path / "daemon.log", "ab")
-        self.proc = subprocess.Popen([self.bin, "daemon", "--offline"], env=self.env, stdout=log, stderr=log)
+        with open(self.ipfs_path / "daemon.log", "ab") as log:
+            # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([self.bin, "daemon", "--offline"], env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if api_file.exists() and api_file.read_text().strip():
@@ -72,7 +73,8 @@ class Kubo:
 
 @pytest.fixture(scope="session")
 def kubo_bin() -> str:
-    out = subprocess.run(["bash", str(ROOT / "scripts/install_kubo.sh")], capture_output=True, text=True, timeout=3000)
+    out = subprocess.run(["bash", str(ROOT / "scripts/install_kubo.sh")], capture_output=True, text=True, timeout=3000,
+                         check=False)
     if out.returncode != 0:
         pytest.fail(f"could not build/locate Kubo: {out.stderr[-2000:]}")
     return out.stdout.strip().splitlines()[-1]

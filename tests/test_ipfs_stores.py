@@ -1,21 +1,14 @@
-"""Content stores: the embedded blockstore and a real Kubo node, and metadata CIDs."""
+"""Content stores: the embedded blockstore and a real Kubo node, every call nftreg uses."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import unicodedata
-from pathlib import Path
 
 import pytest
-
 from nftreg.cid import cid_of
-from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsUnavailableError
-from nftreg.ipfs import EmbeddedStore, KuboStore, open_store
-from nftreg.metadata import build_metadata, canonical_json
-
-THAI = json.loads((Path(__file__).parent / "data" / "thai_titles.json").read_text("utf-8"))["titles"]
+from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
+from nftreg.ipfs import ContentStore, EmbeddedStore, KuboStore, open_store
 
 
 @pytest.mark.parametrize("profile", ["unixfs-v1-2025", "unixfs-v0-2015"])
@@ -124,31 +117,140 @@ def test_unreachable_daemon_is_a_clear_error():
         store.health()
 
 
-def test_metadata_canonical_and_nfc():
-    title = "ภูเก็ตเมืองอัจฉริยะ"
-    a = build_metadata(name=title, description="e\u0301 🎨", image="ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
-                       attributes={"เมือง": "ภูเก็ต", "year": 2021})
-    b = build_metadata(name=unicodedata.normalize("NFD", title), description="\u00e9 🎨",
-                       image="ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
-                       attributes=[{"trait_type": "เมือง", "value": "ภูเก็ต"}, {"trait_type": "year", "value": 2021}])
-    assert canonical_json(a) == canonical_json(b)
-    assert cid_of(canonical_json(a)) == cid_of(canonical_json(b))
-    text = canonical_json(a).decode("utf-8")
-    assert title in text and "\\u" not in text and json.loads(text)["name"] == title
-    for t in THAI:
-        assert json.loads(canonical_json(build_metadata(name=t)))["name"] == unicodedata.normalize("NFC", t)
+def test_embedded_re_add_repairs_a_corrupted_block(tmp_path):
+    store = EmbeddedStore(tmp_path / "s")
+    data = os.urandom(2 * (1 << 20) + 9)
+    cid = store.add_bytes(data)
+    leaf = next(b for b in (tmp_path / "s" / "blocks").rglob("*.data") if b.stat().st_size == 1 << 20)
+    leaf.write_bytes(b"\0" * (1 << 20))
+    with pytest.raises(ContentIntegrityError):
+        store.cat(cid)
+    assert store.add_bytes(data) == cid and store.cat(cid) == data
+    assert not list((tmp_path / "s" / "blocks").rglob("*.tmp*"))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"name": ""}, "name"),
-    ({"name": "x", "image": "http://x"}, "image"),
-    ({"name": "x", "image": "ipfs://a b"}, "image"),
-    ({"name": "x", "attributes": [{"trait_type": "a"}]}, r"attributes\[0\]"),
-    ({"name": "x", "attributes": [{"value": True}]}, r"attributes\[0\].value"),
-    ({"name": "x", "extra": {"name": "y"}}, "overwrite"),
-    ({"name": "x", "extra": {"f": float("nan")}}, "NaN"),
-    ({"name": "x", "extra": {"s": "\ud800"}}, "surrogate"),
-])
-def test_metadata_validation(kwargs, match):
-    with pytest.raises(InvalidInputError, match=match):
-        build_metadata(**kwargs)
+def test_embedded_concurrent_adds_of_the_same_content(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = EmbeddedStore(tmp_path / "s")
+    data = os.urandom(3 * (1 << 20))
+    with ThreadPoolExecutor(4) as pool:
+        cids = set(pool.map(lambda _: store.add_bytes(data), range(8)))
+    assert cids == {cid_of(data)} and store.cat(cids.pop()) == data
+
+
+def test_embedded_bad_input_and_missing_content(tmp_path):
+    store = EmbeddedStore(tmp_path / "s")
+    with pytest.raises(InvalidInputError, match="not a readable file"):
+        store.add_file(tmp_path / "missing")
+    with pytest.raises(InvalidInputError, match="not a valid CID"):
+        store.cat("not-a-cid")
+    absent = cid_of(b"never added")
+    assert not store.has(absent)
+    with pytest.raises(IpfsError, match="not in the local store"):
+        store.cat(absent)
+    with pytest.raises(IpfsError, match="cannot pin"):
+        store.pin(absent)
+    assert not store.is_pinned(absent)
+    assert isinstance(store, ContentStore)
+
+
+def test_embedded_iter_chunks_streams_leaf_by_leaf(tmp_path):
+    store = EmbeddedStore(tmp_path / "s", profile="unixfs-v0-2015")
+    data = os.urandom(175 * (256 << 10) + 3)  # two levels: more leaves than one node's links
+    cid = store.add_bytes(data)
+    chunks = list(store.iter_chunks(cid))
+    assert len(chunks) == 176 and max(map(len, chunks)) == 256 << 10 and b"".join(chunks) == data
+
+
+def test_embedded_health_when_the_store_is_gone(tmp_path):
+    import shutil
+
+    store = EmbeddedStore(tmp_path / "s")
+    shutil.rmtree(tmp_path / "s")
+    with pytest.raises(IpfsUnavailableError, match="missing or not writable"):
+        store.health()
+
+
+def test_car_layout(tmp_path):
+    # CARv1: varint-framed DAG-CBOR header {roots:[root], version:1}, then cid+block sections
+    store = EmbeddedStore(tmp_path / "s")
+    data = os.urandom(2 * (1 << 20) + 1)
+    cid = store.add_bytes(data)
+    buf = io.BytesIO()
+    store.export_car(cid, buf)
+    car = buf.getvalue()
+    hlen = car[0]
+    header = car[1:1 + hlen]
+    assert header.startswith(b"\xa2\x65roots\x81\xd8\x2a") and header.endswith(b"\x67version\x01")
+    from nftreg import _core
+
+    assert _core.cid_info(cid)[2] in header
+    assert car.count(data[:4096]) == 1 and len(car) > len(data)
+
+
+@pytest.mark.kubo
+def test_stopped_daemon_is_unavailable_and_nothing_is_pinned(kubo):
+    store = KuboStore(kubo.api, timeout=5)
+    data = os.urandom(100_000)
+    kubo.stop()
+    try:
+        with pytest.raises(IpfsUnavailableError, match="unreachable during add"):
+            store.add_bytes(data)
+        with pytest.raises(IpfsUnavailableError):
+            store.health()
+        with pytest.raises(IpfsUnavailableError):
+            store.is_pinned(cid_of(data))
+    finally:
+        kubo.start()
+    store = KuboStore(kubo.api)
+    assert not store.is_pinned(cid_of(data)) and not store.has(cid_of(data))
+
+
+@pytest.mark.kubo
+def test_daemon_errors_are_ipfs_errors(kubo):
+    store = KuboStore(kubo.api)
+    absent = cid_of(b"nobody added this")
+    with pytest.raises(IpfsError) as e:
+        store.cat(absent)
+    assert not isinstance(e.value, IpfsUnavailableError)
+    with pytest.raises(IpfsError):
+        store.pin(absent)
+    assert not store.is_pinned(absent)
+    assert isinstance(open_store(api=kubo.api, data_dir="unused"), KuboStore)
+    assert isinstance(store, ContentStore) and store.health()["version"].startswith("0.41")
+
+
+def test_failing_gateway_in_front_of_the_daemon_is_unavailable():
+    # A reverse proxy whose Kubo is down answers 502 without Kubo's JSON error body.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class BadGateway(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>502 Bad Gateway</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = KuboStore(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+        with pytest.raises(IpfsUnavailableError, match="failing during version"):
+            store.health()
+        with pytest.raises(IpfsUnavailableError, match="failing during pin add"):
+            store.pin(cid_of(b"x"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("api", ["localhost:5001", "tcp://1.2.3.4", ""])
+def test_bad_api_address(api):
+    with pytest.raises(InvalidInputError, match="multiaddr"):
+        KuboStore(api)

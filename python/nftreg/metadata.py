@@ -14,7 +14,7 @@ from nftreg.errors import InvalidInputError
 __all__ = ["build_metadata", "canonical_json", "normalise"]
 
 MAX_STRING = 10_000
-URI_SCHEMES = ("ipfs://", "https://", "ar://")
+URI_SCHEMES = ("ipfs://", "https://")
 
 
 def normalise(value: Any, path: str = "metadata") -> Any:
@@ -50,8 +50,26 @@ def normalise(value: Any, path: str = "metadata") -> Any:
 
 def _uri(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.startswith(URI_SCHEMES) or any(c.isspace() for c in value):
-        raise InvalidInputError(f"{field}: expected an ipfs://, https:// or ar:// URI, got {value!r}")
+        raise InvalidInputError(f"{field}: expected an ipfs:// or https:// URI, got {value!r}")
+    if value.startswith("ipfs://"):
+        cid = value[len("ipfs://"):].split("/", 1)[0]
+        # CIDs nftreg computes (Qm… and b…) are checked in full; other multibase forms only
+        # for their alphabet, so links to content made elsewhere stay possible.
+        if not cid.isascii() or not cid.isalnum() or (cid.startswith(("Qm", "baf")) and not _valid_cid(cid)):
+            raise InvalidInputError(f"{field}: {cid!r} in {value!r} is not a CID")
+    elif len(value) <= len("https://"):
+        raise InvalidInputError(f"{field}: {value!r} has no host")
     return value
+
+
+def _valid_cid(cid: str) -> bool:
+    from nftreg import _core
+
+    try:
+        _core.cid_info(cid)
+    except ValueError:
+        return False
+    return True
 
 
 def build_metadata(

@@ -8,7 +8,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from nftreg import _core
 
-__all__ = ["ContentStore", "write_car", "walk_dag"]
+__all__ = ["ContentStore", "walk_dag", "write_car"]
 
 
 @runtime_checkable
@@ -57,7 +57,7 @@ def walk_dag(root: str, get_block: Callable[[str], bytes]) -> Iterator[tuple[str
         seen.add(cid)
         block = get_block(cid)
         yield cid, block
-        version, codec, _, _ = _core.cid_info(cid)
+        _, codec, _, _ = _core.cid_info(cid)
         if codec == 0x70:
             links, _ = _core.decode_dag_pb(block)
             stack.extend(reversed(links))

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from nftreg import _core
 from nftreg.cid import DEFAULT_PROFILE, PROFILES
-from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError
+from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
 from nftreg.ipfs.base import write_car
 
 __all__ = ["EmbeddedStore"]
@@ -41,6 +41,8 @@ class EmbeddedStore:
         return cid
 
     def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str:
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"not a readable file: {os.fspath(path)!r}")
         cid, _, _ = _core.import_to_blockstore(os.fspath(path), self.blocks, self.profile)
         if pin:
             self.pin(cid)
@@ -107,6 +109,6 @@ class EmbeddedStore:
         write_car(cid, self.get_block, out)
 
     def health(self) -> dict:
-        if not os.access(self.blocks, os.W_OK):
-            raise IpfsError(f"embedded store {self.blocks} is not writable")
+        if not (self.blocks.is_dir() and os.access(self.blocks, os.W_OK)):
+            raise IpfsUnavailableError(f"embedded store {self.blocks} is missing or not writable")
         return {"kind": "embedded", "path": str(self.root), "profile": self.profile}

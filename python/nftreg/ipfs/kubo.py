@@ -16,7 +16,7 @@ import ipfshttpclient
 import ipfshttpclient.exceptions as ipfs_exc
 
 from nftreg import _core
-from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES
+from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES, cid_of
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
 
 __all__ = ["KuboStore"]
@@ -52,6 +52,13 @@ class KuboStore:
             return fn(*args, **kwargs)
         except (ipfs_exc.ConnectionError, ipfs_exc.TimeoutError) as e:
             raise IpfsUnavailableError(f"IPFS daemon at {self.api} is unreachable during {what}: {e}") from None
+        except ipfs_exc.ErrorResponse as e:
+            # Kubo answered with its own error message: the daemon works, the request failed.
+            raise IpfsError(f"IPFS {what} failed: {e}") from None
+        except (ipfs_exc.StatusError, ipfs_exc.ProtocolError, ipfs_exc.DecodingError) as e:
+            # An HTTP error without a Kubo error body (a proxy in front of a dead daemon) or a
+            # garbled reply: the daemon is not serving.
+            raise IpfsUnavailableError(f"IPFS daemon at {self.api} is failing during {what}: {e}") from None
         except ipfs_exc.Error as e:
             raise IpfsError(f"IPFS {what} failed: {e}") from None
 
@@ -64,12 +71,24 @@ class KuboStore:
         )
         return res["Hash"]
 
+    def _checked(self, cid: str, expected: str) -> str:
+        # A daemon that ignored one of the explicit options (an old Kubo without
+        # max-file-links, say) would hand back a CID other tools cannot reproduce.
+        if cid != expected:
+            raise IpfsError(f"IPFS daemon at {self.api} returned {cid} but profile {self.profile} gives {expected}; "
+                            "is the daemon older than Kubo 0.35?")
+        return cid
+
     def add_bytes(self, data: bytes, *, pin: bool = True) -> str:
-        return self._add(io.BytesIO(bytes(data)), pin)
+        data = bytes(data)
+        return self._checked(self._add(io.BytesIO(data), pin), cid_of(data, profile=self.profile))
 
     def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str:
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"not a readable file: {os.fspath(path)!r}")
         with open(path, "rb") as f:
-            return self._add(f, pin)
+            cid = self._add(f, pin)
+        return self._checked(cid, cid_of(path, profile=self.profile))
 
     def get_block(self, cid: str) -> bytes:
         block = self._call("block get", self._client.block.get, cid)
@@ -120,7 +139,7 @@ class KuboStore:
             raise
         except IpfsError:
             return False
-        keys = res["Keys"] if "Keys" in res else {}
+        keys = res.get("Keys", {})
         canonical = _core.cid_info(cid)[3]
         return any(_core.cid_info(k)[3] == canonical for k in keys)
 
