@@ -40,6 +40,17 @@ def _fail(msg: str, code: int = EXIT_USER_ERROR) -> None:
     raise typer.Exit(code)
 
 
+def _progress(message: str) -> Any:
+    """A live spinner with elapsed time on an interactive stderr (rich); silent in pipes."""
+    import contextlib
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
 def _emit(obj: Any, as_json: bool, human: str) -> None:
     if as_json:
         typer.echo(json.dumps(obj, ensure_ascii=False))
@@ -83,12 +94,14 @@ def batch_build(
     from nftreg.merkle import verify_many
 
     t0 = time.perf_counter()
-    result = read_claims(claims)
+    with _progress(f"reading {claims}"):
+        result = read_claims(claims)
     for err in result.errors[:20]:
         typer.echo(f"{claims}:{err.line}: {err.message}", err=True)
     if len(result.errors) > 20:
         typer.echo(f"... and {len(result.errors) - 20:,} more rejected lines", err=True)
-    tree = build_claims_tree(result.claims)
+    with _progress(f"building the tree of {len(result.claims):,} claims"):
+        tree = build_claims_tree(result.claims)
     t_build = time.perf_counter() - t0
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(output.suffix + ".tmp")
@@ -103,7 +116,8 @@ def batch_build(
     }
     if verify:
         t1 = time.perf_counter()
-        ok = verify_many(tree.root, tree.leaf_encoding, result.claims, tree.all_proofs())
+        with _progress(f"verifying {len(tree):,} proofs"):
+            ok = verify_many(tree.root, tree.leaf_encoding, result.claims, tree.all_proofs())
         summary["verified"] = sum(ok)
         summary["verify_seconds"] = round(time.perf_counter() - t1, 3)
     human = (
@@ -281,7 +295,8 @@ def cid_cmd(
     from nftreg.cid import cid_of, content_hash
 
     for f in files:
-        cid, h = cid_of(f, profile=profile), "0x" + content_hash(f).hex()
+        with _progress(f"hashing {f} ({f.stat().st_size:,} bytes)"):
+            cid, h = cid_of(f, profile=profile), "0x" + content_hash(f).hex()
         _emit({"file": str(f), "cid": cid, "content_hash": h, "profile": profile}, as_json, f"{cid}  {h}  {f}")
 
 
