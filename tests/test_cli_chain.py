@@ -98,3 +98,26 @@ def test_verify_signatures_jsonl(tmp_path: Path):
     res = [json.loads(x) for x in out.stdout.splitlines()]
     assert [r["valid"] for r in res] == [True, False, True, False]
     assert out.returncode == 4
+
+
+def test_serve_listens_on_the_given_port(tmp_path: Path):
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([*NFTREG, "serve", "--port", str(port), "--data-dir", str(tmp_path), "--rpc-url", "tester://"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                body = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).read())
+            except OSError:
+                time.sleep(0.2)
+        assert body and body["status"] == "ready"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -499,6 +499,28 @@ def mint_cmd(
         chain.close()
 
 
+@app.command("serve")
+def serve_cmd(
+    port: Optional[int] = typer.Option(None, "--port", help="listen port (NFTREG_PORT; default 8000)"),
+    host: Optional[str] = typer.Option(None, "--host", help="listen address (NFTREG_HOST; default 127.0.0.1)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="NFTREG_DATA_DIR"),
+    rpc_url: Optional[str] = typer.Option(None, "--rpc-url", help="NFTREG_RPC_URL: tester://, anvil:// or http(s)://"),
+    ipfs_api: Optional[str] = typer.Option(None, "--ipfs-api", help="NFTREG_IPFS_API (default: embedded store)"),
+    database_url: Optional[str] = typer.Option(None, "--database-url", help="NFTREG_DATABASE_URL (default: SQLite under the data dir)"),
+) -> None:
+    """Run the REST API (flags override NFTREG_* environment variables)."""
+    from nftreg.serve import run
+    from nftreg.settings import Settings
+
+    overrides = {k: v for k, v in {"port": port, "host": host, "data_dir": data_dir, "rpc_url": rpc_url,
+                                   "ipfs_api": ipfs_api, "database_url": database_url}.items() if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:
+        _fail(f"bad setting: {e}")
+    run(settings)
+
+
 def main() -> None:
     try:
         app()
