@@ -96,17 +96,23 @@ def test_pins_survive_restart_and_gc(kubo):
 
 
 @pytest.mark.kubo
-def test_car_from_embedded_imports_into_kubo(kubo, tmp_path):
-    emb = EmbeddedStore(tmp_path / "s")
-    data = os.urandom(5 * (1 << 20) + 3)
+@pytest.mark.parametrize("profile,size", [
+    ("unixfs-v1-2025", 5 * (1 << 20) + 3),
+    ("unixfs-v0-2015", 175 * (256 << 10) + 3),  # two levels of dag-pb nodes
+    ("unixfs-v1-2025", 0),
+])
+def test_car_from_embedded_imports_into_kubo(kubo, tmp_path, profile, size):
+    emb = EmbeddedStore(tmp_path / "s", profile=profile)
+    data = os.urandom(size)
     cid = emb.add_bytes(data)
     car = tmp_path / "x.car"
     with car.open("wb") as f:
         emb.export_car(cid, f)
     out = kubo.cli("dag", "import", "--pin-roots", "--stats", str(car))
     assert cid in out
-    store = KuboStore(kubo.api)
+    store = KuboStore(kubo.api, profile=profile)
     assert store.is_pinned(cid) and store.cat(cid) == data
+    store.unpin(cid)
 
 
 def test_unreachable_daemon_is_a_clear_error():
