@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
-from nftreg.cid import KUBO_ADD_OPTIONS  # noqa: E402
+from nftreg.cid import KUBO_ADD_OPTIONS
 
 CHILD = """
 import resource, sys, time

@@ -8,7 +8,6 @@ import random
 from pathlib import Path
 
 import pytest
-
 from nftreg.cid import KUBO_ADD_OPTIONS, cid_of, content_hash
 
 pytestmark = pytest.mark.kubo

@@ -14,7 +14,7 @@ from typing import Union
 
 from nftreg import _core
 
-__all__ = ["PROFILES", "DEFAULT_PROFILE", "KUBO_ADD_OPTIONS", "cid_of", "content_hash", "content_hash_hex"]
+__all__ = ["DEFAULT_PROFILE", "KUBO_ADD_OPTIONS", "PROFILES", "cid_of", "content_hash", "content_hash_hex"]
 
 DEFAULT_PROFILE = "unixfs-v1-2025"
 PROFILES = ("unixfs-v1-2025", "unixfs-v0-2015")
