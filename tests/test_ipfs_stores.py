@@ -260,3 +260,15 @@ def test_failing_gateway_in_front_of_the_daemon_is_unavailable():
 def test_bad_api_address(api):
     with pytest.raises(InvalidInputError, match="multiaddr"):
         KuboStore(api)
+
+
+def test_embedded_gc_keeps_pinned_dags_only(tmp_path):
+    store = EmbeddedStore(tmp_path / "s", profile="unixfs-v0-2015")
+    keep = os.urandom(3 * (256 << 10) + 5)
+    drop = os.urandom(2 * (256 << 10) + 1)
+    kept, dropped = store.add_bytes(keep), store.add_bytes(drop, pin=False)
+    assert store.pinned() == [kept]
+    assert store.gc() == 4  # three leaves and the root of the unpinned file
+    assert store.cat(kept) == keep and not store.has(dropped)
+    store.unpin(kept)
+    assert store.gc() == 5 and not store.has(kept)

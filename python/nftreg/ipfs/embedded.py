@@ -12,7 +12,7 @@ from typing import BinaryIO
 from nftreg import _core
 from nftreg.cid import DEFAULT_PROFILE, PROFILES
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
-from nftreg.ipfs.base import write_car
+from nftreg.ipfs.base import walk_dag, write_car
 
 __all__ = ["EmbeddedStore"]
 
@@ -102,6 +102,23 @@ class EmbeddedStore:
 
     def is_pinned(self, cid: str) -> bool:
         return self._pin_path(cid).exists()
+
+    def pinned(self) -> list[str]:
+        return sorted(p.name for p in self.pins.iterdir() if not p.name.startswith("tmp"))
+
+    def gc(self) -> int:
+        """Delete every block no pinned DAG reaches (like ``ipfs repo gc``); returns how many.
+        A pinned DAG with a missing or corrupted block stops the collection (nothing deleted)."""
+        live: set[str] = set()
+        for root in self.pinned():
+            live.update(cid for cid, _ in walk_dag(root, self.get_block))
+        live_files = {self._path(cid).name for cid in live}
+        removed = 0
+        for f in self.blocks.rglob("*.data"):
+            if f.name not in live_files:
+                f.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     # -- export ----------------------------------------------------------------------------
     def export_car(self, cid: str, out: BinaryIO) -> None:
