@@ -108,7 +108,8 @@ class EmbeddedStore:
 
     def gc(self) -> int:
         """Delete every block no pinned DAG reaches (like ``ipfs repo gc``); returns how many.
-        A pinned DAG with a missing or corrupted block stops the collection (nothing deleted)."""
+        A pinned DAG with a missing or corrupted block stops the collection (nothing deleted).
+        Run it while nothing is adding: an add's blocks are unpinned until the add returns."""
         live: set[str] = set()
         for root in self.pinned():
             live.update(cid for cid, _ in walk_dag(root, self.get_block))
