@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from api_server import LiveServer  # noqa: E402
-from nftreg.claims import CLAIM_LEAF_ENCODING  # noqa: E402
-from nftreg.merkle import StandardMerkleTree, verify_many  # noqa: E402
-from nftreg.settings import Settings  # noqa: E402
+from api_server import LiveServer
+from nftreg.claims import CLAIM_LEAF_ENCODING
+from nftreg.merkle import StandardMerkleTree, verify_many
+from nftreg.settings import Settings
 
 KEY = "bench-admin-key-0123456789"
 

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import uvicorn
-
 from nftreg.api import create_app
 from nftreg.settings import Settings
 

@@ -4,16 +4,14 @@ in-process chain, embedded store) and once on real anvil + Kubo + PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from api_server import LiveServer
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
-from api_server import LiveServer
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.cid import cid_of
 from nftreg.settings import DEV_ADMIN_KEY, Settings

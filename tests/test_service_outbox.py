@@ -6,18 +6,27 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from sqlalchemy import select
-
+import sqlalchemy as sa
 from nftreg.chain import Chain
 from nftreg.db import Asset, OutboxTx
 from nftreg.services import RegistryService
 from nftreg.services.registry import _SimulatedCrash
 from nftreg.settings import Settings
+from sqlalchemy import select
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request, tmp_path):
-    url = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    url = None
+    if request.param == "postgres":
+        # a database of its own: token ids in an index are only unique per registry contract
+        base = request.getfixturevalue("postgres")
+        name = f"outbox_{secrets.token_hex(4)}"
+        eng = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            c.execute(sa.text(f"CREATE DATABASE {name}"))
+        eng.dispose()
+        url = base.rsplit("/", 1)[0] + "/" + name
     return Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789",
                     database_url=url)
 

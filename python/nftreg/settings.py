@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nftreg.errors import ConfigError
 
-__all__ = ["Settings", "DEV_ADMIN_KEY", "default_data_dir"]
+__all__ = ["DEV_ADMIN_KEY", "Settings", "default_data_dir"]
 
 DEV_ADMIN_KEY = "nftreg-dev-admin-key"
 

@@ -20,7 +20,7 @@ class _TooLarge(HTTPException):
         super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
-async def _send_problem(send: Any, status: int, title: str, detail: str, headers: list[tuple[bytes, bytes]] = []) -> None:
+async def _send_problem(send: Any, status: int, title: str, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
@@ -92,5 +92,5 @@ class RateLimit:
                 wait = 0
         if wait:
             return await _send_problem(send, 429, "Too many requests", f"rate limit exceeded; retry in {wait} s",
-                                       [(b"retry-after", str(wait).encode())])
+                                       ((b"retry-after", str(wait).encode()),))
         await self.app(scope, receive, send)

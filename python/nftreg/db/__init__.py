@@ -1,8 +1,28 @@
 """SQL index and work journal: SQLAlchemy 2 models, engine/session helpers, Alembic upgrade."""
 
 from nftreg.db.engine import Database, upgrade
-from nftreg.db.models import (ApiKey, Asset, AuthNonce, Base, Batch, IdempotencyRecord, OutboxTx, OwnershipChallenge,
-                              SessionToken)
+from nftreg.db.models import (
+                              ApiKey,
+                              Asset,
+                              AuthNonce,
+                              Base,
+                              Batch,
+                              IdempotencyRecord,
+                              OutboxTx,
+                              OwnershipChallenge,
+                              SessionToken,
+)
 
-__all__ = ["Database", "upgrade", "Base", "Asset", "OutboxTx", "IdempotencyRecord", "AuthNonce", "SessionToken",
-           "ApiKey", "Batch", "OwnershipChallenge"]
+__all__ = [
+                              "ApiKey",
+                              "Asset",
+                              "AuthNonce",
+                              "Base",
+                              "Batch",
+                              "Database",
+                              "IdempotencyRecord",
+                              "OutboxTx",
+                              "OwnershipChallenge",
+                              "SessionToken",
+                              "upgrade",
+]

@@ -6,11 +6,31 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Asset", "OutboxTx", "IdempotencyRecord", "AuthNonce", "SessionToken", "ApiKey", "Batch",
-           "OwnershipChallenge", "utcnow"]
+__all__ = [
+    "ApiKey",
+    "Asset",
+    "AuthNonce",
+    "Base",
+    "Batch",
+    "IdempotencyRecord",
+    "OutboxTx",
+    "OwnershipChallenge",
+    "SessionToken",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:

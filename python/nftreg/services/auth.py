@@ -15,7 +15,7 @@ from nftreg.db.models import utcnow
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
 from nftreg.signatures import personal_sign_digest, recover_addresses
 
-__all__ = ["AuthService", "SiweMessage", "parse_siwe", "hash_secret", "aware"]
+__all__ = ["AuthService", "SiweMessage", "aware", "hash_secret", "parse_siwe"]
 
 _HEADER = re.compile(r"^(?P<domain>[^\s/]+) wants you to sign in with your Ethereum account:$")
 

@@ -38,8 +38,13 @@ from nftreg.metadata import canonical_json
 from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
 from nftreg.settings import Settings
-from nftreg.signatures import (eip712_digest, personal_sign_digest, recover_addresses, verify_ed25519,
-                               verify_personal_sign, verify_typed_data)
+from nftreg.signatures import (
+    personal_sign_digest,
+    recover_addresses,
+    verify_ed25519,
+    verify_personal_sign,
+    verify_typed_data,
+)
 
 __all__ = ["RegistryService"]
 

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,14 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from nftreg.api.deps import ApiKeyHeader, AuthDep, Authorization, IdempotencyKey, ServiceDep, SettingsDep
+from nftreg.api.deps import (
+    ApiKeyHeader,
+    AuthDep,
+    Authorization,
+    IdempotencyKey,
+    ServiceDep,
+    SettingsDep,
+)
 from nftreg.errors import InvalidInputError
 from nftreg.metadata import build_metadata
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
