@@ -7,15 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from nftreg.db import Database, IdempotencyRecord
+from nftreg.db.models import utcnow
+from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, ServiceError, Unprocessable
 
 __all__ = ["fingerprint", "run_idempotent"]
+
+# In-flight records created before this process started belong to a process that is gone
+# (crash, kill -9, restart): nothing can finish them, so a retry takes them over at once.
+# With several replicas sharing one database this also takes over a live replica's older
+# record; that is safe because the chain write is guarded by the outbox and the contract's
+# one-token-per-content-hash rule, not by this key.
+_PROCESS_START = utcnow()
 
 
 def fingerprint(*parts: Any) -> str:
@@ -27,8 +37,11 @@ def fingerprint(*parts: Any) -> str:
 
 
 def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
-                   fn: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any], bool]:
-    """Run ``fn`` once per (scope, key). Returns (status, body, replayed)."""
+                   fn: Callable[[], tuple[int, dict[str, Any]]], *,
+                   stale_after_s: float = 600) -> tuple[int, dict[str, Any], bool]:
+    """Run ``fn`` once per (scope, key). Returns (status, body, replayed). An in-flight record
+    older than ``stale_after_s`` belongs to a process that died; the retry takes it over (the
+    work itself is protected by the outbox and the content-hash constraint, not by this key)."""
     if key is None:
         status, body = fn()
         return status, body, False
@@ -46,8 +59,10 @@ def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
         if rec.fingerprint != fp:
             raise Unprocessable("Idempotency-Key was already used with a different request body") from None
         if rec.state != "done":
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry later") from None
-        return int(rec.status_code or 200), json.loads(rec.response or "{}"), True
+            if not _take_over_stale(db, full, stale_after_s):
+                raise Conflict("a request with this Idempotency-Key is still in progress; retry later") from None
+        else:
+            return int(rec.status_code or 200), json.loads(rec.response or "{}"), True
     try:
         status, body = fn()
     except ServiceError as e:
@@ -63,6 +78,19 @@ def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
         raise
     _finish(db, full, status, body)
     return status, body, False
+
+
+def _take_over_stale(db: Database, full: str, stale_after_s: float) -> bool:
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    with db.write() as s:
+        rec = s.get(IdempotencyRecord, full)
+        if rec is None or rec.state != "in_flight":
+            return False
+        created = aware(rec.created_at)
+        if created > cutoff and created >= aware(_PROCESS_START):
+            return False
+        rec.created_at = utcnow()  # claimed by this request; a racing retry sees it fresh
+        return True
 
 
 def _problem_body(e: ServiceError) -> dict[str, Any]:

@@ -109,6 +109,16 @@ class RegistryService:
             self.chain.close()
 
     # -- outbox ------------------------------------------------------------------------------
+    def _prepare(self, tx: dict[str, Any]) -> dict[str, Any]:
+        """Gas and fees, outside the send lock: they do not depend on the nonce, and the
+        estimate doubles as a dry run (ContentAlreadyRegistered surfaces here)."""
+        with self._io:
+            gas = int(self.chain.estimate_gas(tx) * 1.25) + 20_000
+            base = self.chain.w3.eth.get_block("latest").get("baseFeePerGas")
+            fees = ({"maxPriorityFeePerGas": 10**9, "maxFeePerGas": int(base) * 2 + 10**9} if base is not None
+                    else {"gasPrice": int(self.chain.w3.eth.gas_price)})
+        return {**tx, "gas": gas, **fees}
+
     def _sign_and_record(self, kind: str, intent: dict[str, Any], tx: dict[str, Any], link: Any) -> OutboxTx:
         """Sign, commit the outbox row, then broadcast. Called under the send lock."""
         signed = self.chain.sign_transaction(tx)
@@ -135,10 +145,8 @@ class RegistryService:
             if "already used by another transaction" in str(e):
                 self._fail(ob.id, str(e))
             raise
-        with self.db.write() as s:
-            row = s.get(OutboxTx, ob.id)
-            if row is not None and row.status == "signed":
-                row.status, row.updated_at = "sent", utcnow()
+        # 'signed' and 'sent' reconcile alike (look up by hash, else rebroadcast), so the
+        # status is not updated here: one commit less while the send lock is held
 
     def _fail(self, outbox_id: int, error: str) -> None:
         with self.db.write() as s:
@@ -236,12 +244,13 @@ class RegistryService:
 
         self._reserve_asset(ch, owner, asset_cid, metadata_cid, media_type, size)
         try:
+            tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
             with self._send_lock:
                 def link(s: Any, ob: OutboxTx) -> None:
                     a = s.scalars(select(Asset).where(Asset.content_hash == ch)).one()
                     a.outbox_id = ob.id
                 ob = self._sign_and_record("mint", {"owner": owner, "content_hash": ch, "metadata_cid": metadata_cid},
-                                           self.registry.build_mint(owner, ch, metadata_cid), link)
+                                           tx, link)
         except ContractRevert as e:
             self._release_asset(ch)
             if e.name == "ContentAlreadyRegistered":
