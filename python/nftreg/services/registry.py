@@ -99,6 +99,8 @@ class RegistryService:
         # nonce order must equal broadcast order, and the in-process EVM is not thread-safe
         self._send_lock = threading.RLock()
         self._io: AbstractContextManager[Any] = self._send_lock if self.chain.kind == "tester" else nullcontext()
+        self._next_nonce: int | None = None
+        self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
         self._trees_lock = threading.Lock()
         self.reconcile()
@@ -114,14 +116,32 @@ class RegistryService:
         estimate doubles as a dry run (ContentAlreadyRegistered surfaces here)."""
         with self._io:
             gas = int(self.chain.estimate_gas(tx) * 1.25) + 20_000
-            base = self.chain.w3.eth.get_block("latest").get("baseFeePerGas")
-            fees = ({"maxPriorityFeePerGas": 10**9, "maxFeePerGas": int(base) * 2 + 10**9} if base is not None
-                    else {"gasPrice": int(self.chain.w3.eth.gas_price)})
-        return {**tx, "gas": gas, **fees}
+            now = time.monotonic()
+            if self._fees is None or now - self._fees[0] > 2.0:
+                base = self.chain.w3.eth.get_block("latest").get("baseFeePerGas")
+                # 2x base fee + tip survives several full blocks of base-fee growth
+                fees = ({"maxPriorityFeePerGas": 10**9, "maxFeePerGas": int(base) * 2 + 10**9} if base is not None
+                        else {"gasPrice": int(self.chain.w3.eth.gas_price)})
+                self._fees = (now, fees)
+        return {**tx, "to": tx["to"], "data": tx["data"], "value": 0, "chainId": self.chain.chain_id, "gas": gas,
+                **self._fees[1]}
+
+    def _sign(self, tx: dict[str, Any]) -> SignedTx:
+        """Sign with the next nonce; called under the send lock. The nonce is the larger of our
+        own counter and the chain's pending count, so writes made through the same key
+        elsewhere (deploys, the CLI) are never collided with."""
+        if "gas" not in tx:
+            tx = self._prepare(tx)
+        with self._io:
+            pending = int(self.chain.w3.eth.get_transaction_count(self.chain.address, "pending"))
+        nonce = pending if self._next_nonce is None else max(self._next_nonce, pending)
+        signed = self.chain.signer.account.sign_transaction({**tx, "nonce": nonce})
+        self._next_nonce = nonce + 1
+        return SignedTx(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, self.chain.address)
 
     def _sign_and_record(self, kind: str, intent: dict[str, Any], tx: dict[str, Any], link: Any) -> OutboxTx:
         """Sign, commit the outbox row, then broadcast. Called under the send lock."""
-        signed = self.chain.sign_transaction(tx)
+        signed = self._sign(tx)
         ob = OutboxTx(kind=kind, intent=json.dumps(intent), chain_id=self.chain.chain_id, sender=signed.sender,
                       nonce=signed.nonce, raw_tx=signed.raw, tx_hash=signed.hash, status="signed")
         try:
@@ -131,7 +151,7 @@ class RegistryService:
                 link(s, ob)
         except Exception:
             # the bytes never left the process: forget the nonce so the next write reuses it
-            self.chain.reset_nonces()
+            self._next_nonce = None
             raise
         if os.environ.get("NFTREG_TEST_CRASH_BEFORE_BROADCAST") == kind:
             raise _SimulatedCrash()
@@ -142,6 +162,7 @@ class RegistryService:
         try:
             self.chain.broadcast(SignedTx(ob.raw_tx, ob.tx_hash, ob.nonce, ob.sender))
         except ChainError as e:
+            self._next_nonce = None  # resync with the chain's pending count before the next write
             if "already used by another transaction" in str(e):
                 self._fail(ob.id, str(e))
             raise
@@ -213,6 +234,7 @@ class RegistryService:
                 counts["pending"] += 1
         if pending:
             self.chain.reset_nonces()
+            self._next_nonce = None
         return counts
 
     # -- assets ------------------------------------------------------------------------------
