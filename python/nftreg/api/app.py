@@ -72,9 +72,41 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
                 latency.labels(route).observe(time.perf_counter() - t0)
 
     problems.install(app)
+    _document_problems(app)
     for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router):
         app.include_router(r)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(Observe)
     return app
+
+
+_PROBLEM_SCHEMA = {"type": "object", "required": ["title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}}, "additionalProperties": True}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Every error is a problem-details document: say so in the OpenAPI schema, replacing
+    FastAPI's default 422 body (which our handlers never send)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = base()
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for ops in spec.get("paths", {}).values():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                for code in list(responses):
+                    if code.startswith(("4", "5")):
+                        responses[code] = {"description": responses[code].get("description", "error"), **problem}
+                for code, desc in (("422", "Unprocessable request"), ("429", "Too many requests"),
+                                   ("500", "Server error"), ("503", "Dependency unavailable")):
+                    responses.setdefault(code, {"description": desc, **problem})
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -48,6 +48,8 @@ from nftreg.signatures import (
 
 __all__ = ["RegistryService"]
 
+_INT64, _INT32 = 2**63, 2**31
+
 
 def _hex32(v: str, what: str) -> str:
     s = v.lower()
@@ -330,6 +332,8 @@ class RegistryService:
         return asset_view(a)
 
     def get_asset(self, token_id: int) -> dict[str, Any]:
+        if not 0 <= token_id < _INT64:  # the index's column is 64-bit; nftreg's ids are sequential
+            raise NotFound(f"no token {token_id} in the index")
         with self.db.read() as s:
             a = s.scalars(select(Asset).where(Asset.token_id == token_id)).one_or_none()
         if a is None:
@@ -337,7 +341,7 @@ class RegistryService:
         return asset_view(a)
 
     def list_assets(self, *, owner: str | None, content_hash: str | None, after: int, limit: int) -> list[dict[str, Any]]:
-        q = select(Asset).where(Asset.status == "minted", Asset.token_id > after)
+        q = select(Asset).where(Asset.status == "minted", Asset.token_id > max(-1, min(after, _INT64 - 1)))
         if owner:
             q = q.where(Asset.owner == _address(owner))
         if content_hash:
@@ -397,6 +401,8 @@ class RegistryService:
         return self.get_batch(batch_id)
 
     def get_batch(self, batch_id: int) -> dict[str, Any]:
+        if not 0 < batch_id < _INT32:
+            raise NotFound(f"no batch {batch_id}")
         with self.db.read() as s:
             b = s.get(Batch, batch_id)
         if b is None:
@@ -497,6 +503,8 @@ class RegistryService:
             raise
 
     def challenge(self, token_id: int) -> dict[str, Any]:
+        if not 0 <= token_id < _INT64:
+            raise NotFound(f"token {token_id} does not exist on chain {self.chain.chain_id}")
         self._owner_of(token_id)
         nonce = secrets.token_hex(16)
         expires = utcnow() + timedelta(seconds=self.settings.nonce_ttl_s)
