@@ -356,7 +356,19 @@ pub fn digest_json(text: &str) -> R<[u8; 32]> {
 /// Recently used contexts keyed by the exact JSON text of `types` and `domain`. Text that
 /// differs only in whitespace or key order misses the cache and is simply recomputed.
 pub struct ContextCache {
-    entries: Vec<(Box<str>, Box<str>, Context)>,
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    types: Box<str>,
+    domain: Box<str>,
+    primary: Option<String>,
+    /// When `message` was the last key: the text before its value. A later text that starts
+    /// with exactly these bytes and holds nothing but a value and `}` after them has the same
+    /// types, domain and primaryType, so only its message needs parsing (the usual batch,
+    /// serialised by one `json.dumps` call site, looks like this).
+    prefix: Option<Box<str>>,
+    ctx: Context,
 }
 
 const CACHE_ENTRIES: usize = 8;
@@ -367,9 +379,27 @@ impl Default for ContextCache {
     }
 }
 
+fn json_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// `rest` is one JSON value followed only by whitespace and the closing `}` of the object.
+fn last_value(rest: &str) -> Option<Value> {
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+    let v = values.next()?.ok()?;
+    (rest[values.byte_offset()..].trim_matches(json_ws) == "}").then_some(v)
+}
+
 impl ContextCache {
     /// `digest_json`, reusing the context of an earlier item with the same types and domain.
     pub fn digest_json(&mut self, text: &str) -> R<[u8; 32]> {
+        for e in &self.entries {
+            if let Some(p) = &e.prefix {
+                if let Some(message) = text.strip_prefix(&**p).and_then(last_value) {
+                    return e.ctx.digest(e.primary.as_deref(), Some(&message));
+                }
+            }
+        }
         let top: HashMap<String, &RawValue> =
             serde_json::from_str(text).map_err(|e| TypedDataError(format!("typed data is not valid JSON: {e}")))?;
         let domain = top.get("domain").ok_or_else(|| TypedDataError("missing 'domain'".into()))?.get();
@@ -380,13 +410,24 @@ impl ContextCache {
                 serde_json::from_str(r.get()).map_err(|_| TypedDataError("'primaryType' must be a string".into()))?,
             ),
         };
-        let message: Option<Value> = match top.get("message") {
-            Some(r) => Some(serde_json::from_str(r.get()).map_err(|e| TypedDataError(format!("message: {e}")))?),
-            None => None,
+        let (message, prefix) = match top.get("message") {
+            Some(r) => {
+                let raw = r.get();
+                let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+                let last = text[start + raw.len()..].trim_matches(json_ws) == "}";
+                let m: Value = serde_json::from_str(raw).map_err(|e| TypedDataError(format!("message: {e}")))?;
+                (Some(m), last.then(|| Box::<str>::from(&text[..start])))
+            }
+            None => (None, None),
         };
-        let hit = self.entries.iter().position(|(t, d, _)| **t == *types && **d == *domain);
+        let hit = self.entries.iter().position(|e| *e.types == *types && *e.domain == *domain && e.primary == primary);
         let i = match hit {
-            Some(i) => i,
+            Some(i) => {
+                if self.entries[i].prefix.is_none() {
+                    self.entries[i].prefix = prefix;
+                }
+                i
+            }
             None => {
                 let tv: Value = serde_json::from_str(types).map_err(|e| TypedDataError(format!("types: {e}")))?;
                 let dv: Value = serde_json::from_str(domain).map_err(|e| TypedDataError(format!("domain: {e}")))?;
@@ -394,11 +435,12 @@ impl ContextCache {
                 if self.entries.len() == CACHE_ENTRIES {
                     self.entries.remove(0);
                 }
-                self.entries.push((types.into(), domain.into(), ctx));
+                self.entries.push(Entry { types: types.into(), domain: domain.into(), primary, prefix, ctx });
                 self.entries.len() - 1
             }
         };
-        self.entries[i].2.digest(primary.as_deref(), message.as_ref())
+        let e = &self.entries[i];
+        e.ctx.digest(e.primary.as_deref(), message.as_ref())
     }
 }
 
@@ -454,5 +496,45 @@ mod tests {
         let bad = MAIL.replace("\"chainId\":1", "\"chainId\":-1");
         let e = digest_json(&bad).unwrap_err().0;
         assert!(e.contains("domain.chainId"), "{e}");
+    }
+
+    #[test]
+    fn domain_rules_follow_eth_account() {
+        // Declared domain fields in another order: hashed in the canonical order anyway.
+        let reordered = MAIL.replace(
+            r#"{"name":"name","type":"string"},{"name":"version","type":"string"}"#,
+            r#"{"name":"version","type":"string"},{"name":"name","type":"string"}"#,
+        );
+        assert_ne!(reordered, MAIL);
+        assert_eq!(hex::encode(digest_json(&reordered).unwrap()), MAIL_DIGEST);
+        // A domain value the declared type leaves out would not be signed: refused.
+        let unsigned_chain = MAIL.replace(r#"{"name":"chainId","type":"uint256"},"#, "");
+        assert!(digest_json(&unsigned_chain).unwrap_err().0.contains("EIP712Domain declares"));
+        let odd_key = MAIL.replace(r#""chainId":1,"#, r#""chainId":1,"network":"x","#);
+        assert!(digest_json(&odd_key).unwrap_err().0.contains("invalid key 'network'"));
+        // primaryType: optional, but when given it must be the root.
+        let no_primary = MAIL.replace(r#""primaryType":"Mail","#, "");
+        assert_eq!(hex::encode(digest_json(&no_primary).unwrap()), MAIL_DIGEST);
+        let wrong_primary = MAIL.replace(r#""primaryType":"Mail""#, r#""primaryType":"Person""#);
+        assert!(digest_json(&wrong_primary).unwrap_err().0.contains("not the root"));
+    }
+
+    #[test]
+    fn prefix_fast_path_never_changes_a_digest() {
+        let mut cache = ContextCache::default();
+        let other = MAIL.replace("Hello, Bob!", "Hi");
+        let open = &MAIL.trim_end()[..MAIL.trim_end().len() - 1];
+        // A later duplicate key wins in a full parse: the fast path must not skip it.
+        let trailing_key = open.to_string() + r#","domain":{"name":"Ether Mail","version":"1","chainId":5,"verifyingContract":"0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"}}"#;
+        let trailing_junk = MAIL.trim_end().to_string() + "x";
+        let nbsp = open.to_string() + "\u{a0}}";
+        let spaced = open.to_string() + " \n}\n";
+        for t in [MAIL, other.as_str(), trailing_key.as_str(), trailing_junk.as_str(), nbsp.as_str(), spaced.as_str(), MAIL] {
+            assert_eq!(cache.digest_json(t), digest_json(t), "{t}");
+        }
+        assert!(digest_json(&trailing_key).is_ok() && digest_json(&trailing_key) != digest_json(MAIL));
+        assert!(digest_json(&trailing_junk).is_err() && digest_json(&nbsp).is_err());
+        assert_eq!(digest_json(&spaced), digest_json(MAIL));
+        assert!(cache.entries.iter().any(|e| e.prefix.is_some()));
     }
 }
