@@ -13,10 +13,9 @@ import time
 
 import coincurve
 from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_defunct
+from eth_account.messages import encode_defunct
 from eth_hash.auto import keccak
 from nacl.signing import SigningKey, VerifyKey
-
 from nftreg import signatures as sig
 
 N_ECDSA = 20_000

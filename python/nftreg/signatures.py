@@ -15,21 +15,21 @@ checksummed. Mismatched batch lengths raise ``InvalidInputError``; a malformed o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from nftreg import _core
 
 __all__ = [
+    "eip712_digest",
+    "personal_sign_digest",
     "recover_addresses",
     "recover_addresses_packed",
-    "verify_personal_sign",
-    "personal_sign_digest",
-    "eip712_digest",
-    "verify_typed_data",
     "verify_ed25519",
+    "verify_personal_sign",
+    "verify_typed_data",
 ]
 
-BytesLike = Union[bytes, bytearray, memoryview, str]
+BytesLike = bytes | bytearray | memoryview | str
 
 
 def recover_addresses(
