@@ -200,6 +200,16 @@ def test_batch_proofs_claim_and_verify(server, client):
     v = client.post("/v1/verify/proofs", json=body).json()
     assert v["results"] == [True, True, True, False, True, False] and v["invalid_indices"] == [3, 5]
     assert client.get(f"/v1/batches/{b['id']}/proofs/99").status_code == 404
+    # the same claims again: the root is already anchored
+    assert client.post("/v1/batches", content=csv.encode(), headers={**minter, "Content-Type": "text/csv"}).status_code == 409
+    # malformed lines are reported by line number and nothing is registered
+    bad = csv + "0xnot-an-address,0x12,bafy\n"
+    r = client.post("/v1/batches", content=bad.encode(), headers={**minter, "Content-Type": "text/csv"})
+    assert r.status_code == 422 and r.json()["errors"][0]["line"] == 7
+    jl = "".join(json.dumps({"owner": o, "content_hash": "0x" + secrets.token_bytes(32).hex(), "metadata_cid": c}) + "\n"
+                 for o, _, c in rows)
+    r = client.post("/v1/batches", content=jl.encode(), headers={**minter, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 201 and r.json()["size"] == 5
 
 
 def test_verify_signatures_mixed_batch(server, client):
@@ -285,10 +295,12 @@ def test_concurrent_mints_exactly_once(server, client, creator):
 
 def test_limits_413_and_429(tmp_path):
     s = Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789",
-                 max_upload_bytes=1000, rate_limit_per_minute=5)
+                 max_upload_bytes=1000, max_verify_bytes=2000, rate_limit_per_minute=7)
     with LiveServer(s) as srv, srv.client() as c:
         r = c.post("/v1/verify/proofs", content=b"x" * 5000)
         assert r.status_code == 413 and r.json()["status"] == 413
+        r = c.post("/v1/assets", files={"file": ("a", b"z" * 1500)}, data={"metadata": "{}"})
+        assert r.status_code == 413
 
         def chunks():
             for _ in range(10):

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     siwe_domain: str | None = None  # None: the Host header the request came in on
     session_ttl_s: int = Field(3600, gt=0)
     nonce_ttl_s: int = Field(300, gt=0)
-    max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)  # assets and any other request body
+    max_batch_bytes: int = Field(512 * 1024 * 1024, gt=0)  # 1,000,000 claims are ~150 MiB of CSV
+    max_verify_bytes: int = Field(256 * 1024 * 1024, gt=0)  # 100,000 proofs are ~100 MiB of JSON
     max_batch_claims: int = Field(1_000_000, gt=0)
     max_verify_items: int = Field(100_000, gt=0)
     rate_limit_per_minute: int = Field(6000, ge=0)  # per client address; 0 turns it off

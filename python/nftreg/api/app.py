@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
     _document_problems(app)
     for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router):
         app.include_router(r)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes,
+                       per_prefix={"/v1/batches": settings.max_batch_bytes, "/v1/verify/": settings.max_verify_bytes})
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(Observe)
     return app

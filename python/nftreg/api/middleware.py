@@ -29,16 +29,19 @@ async def _send_problem(send: Any, status: int, title: str, detail: str, headers
 
 
 class BodyLimit:
-    def __init__(self, app: Any, max_bytes: int):
-        self.app, self.max = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, per_prefix: dict[str, int] | None = None):
+        self.app, self.default = app, max_bytes
+        self.per_prefix = per_prefix or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        limit = next((v for k, v in self.per_prefix.items() if path.startswith(k)), self.default)
         for k, v in scope.get("headers", []):
-            if k == b"content-length" and v.isdigit() and int(v) > self.max:
+            if k == b"content-length" and v.isdigit() and int(v) > limit:
                 return await _send_problem(send, 413, "Payload too large",
-                                           f"request body is {int(v)} bytes; the limit is {self.max}")
+                                           f"request body is {int(v)} bytes; the limit is {limit}")
         seen = 0
         started = False
 
@@ -47,8 +50,8 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max:
-                    raise _TooLarge(self.max)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return msg
 
         async def tracking_send(msg: Any) -> None:
@@ -61,7 +64,7 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_problem(send, 413, "Payload too large", f"request body exceeds the limit of {self.max} bytes")
+                await _send_problem(send, 413, "Payload too large", f"request body exceeds the limit of {limit} bytes")
 
 
 class RateLimit:

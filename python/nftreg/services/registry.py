@@ -28,7 +28,7 @@ from web3 import Web3
 from nftreg import _core
 from nftreg.chain import Chain, Registry, SignedTx, Voucher
 from nftreg.cid import content_hash as sha256_of
-from nftreg.claims import CLAIM_LEAF_ENCODING, build_claims_tree, read_claims_text
+from nftreg.claims import CLAIM_LEAF_ENCODING, build_claims_tree, read_claims, read_claims_text
 from nftreg.db import Asset, Batch, Database, OutboxTx, OwnershipChallenge, upgrade
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
@@ -352,9 +352,22 @@ class RegistryService:
     # -- batches -----------------------------------------------------------------------------
     def create_batch(self, text: str, fmt: str) -> dict[str, Any]:
         try:
-            parsed = read_claims_text(text, fmt=fmt)
+            return self._create_batch(read_claims_text(text, fmt=fmt))
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
+
+    def create_batch_file(self, path: str, fmt: str) -> dict[str, Any]:
+        """Claims from a CSV / JSON-lines file, read as a stream."""
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                parsed = read_claims(f, fmt=fmt)
+        except UnicodeDecodeError:
+            raise Unprocessable("claims must be UTF-8 text") from None
+        except InvalidInputError as e:
+            raise Unprocessable(str(e)) from None
+        return self._create_batch(parsed)
+
+    def _create_batch(self, parsed: Any) -> dict[str, Any]:
         if parsed.errors:
             raise Unprocessable(f"{len(parsed.errors)} claim line(s) are invalid; nothing was registered",
                                 errors=[e.to_dict() for e in parsed.errors[:1000]])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,17 +31,26 @@ async def create_batch(request: Request, service: ServiceDep, auth: AuthDep, ide
     fmt = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}.get(ctype)
     if fmt is None:
         raise Unprocessable("Content-Type must be text/csv or application/x-ndjson")
-    raw = await request.body()
+    # streamed to a temporary file (never held whole in memory), hashed on the way for the
+    # Idempotency-Key fingerprint
+    settings = request.app.state.settings
+    up = Path(settings.data_dir) / "uploads"
+    up.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=up, suffix=".claims")
+    h = hashlib.sha256()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unprocessable("claims must be UTF-8 text") from None
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                h.update(chunk)
+                out.write(chunk)
 
-    def run() -> tuple[int, dict[str, Any]]:
-        return 201, service.create_batch(text, fmt)
+        def run() -> tuple[int, dict[str, Any]]:
+            return 201, service.create_batch_file(tmp, fmt)
 
-    status, body, _ = await run_in_threadpool(run_idempotent, service.db, "batches", idempotency_key,
-                                              fingerprint(fmt, raw), run)
+        status, body, _ = await run_in_threadpool(run_idempotent, service.db, "batches", idempotency_key,
+                                                  fingerprint(fmt, h.hexdigest()), run)
+    finally:
+        os.unlink(tmp)
     return JSONResponse(body, status_code=status)
 
 
