@@ -251,6 +251,19 @@ def test_vouchers_need_minter_key(server, client):
                              [bytes.fromhex(out["signer"][2:])]) == [True]
 
 
+def test_admin_reindex_and_reconcile(client, creator):
+    assert client.post("/v1/admin/reindex").status_code == 401
+    minter = client.post("/v1/admin/api-keys", json={"name": "m2", "role": "minter"}, headers=admin(None)).json()
+    assert client.post("/v1/admin/reindex", headers={"X-API-Key": minter["api_key"]}).status_code == 403
+    before = client.get("/v1/assets", params={"limit": 1000}).json()["items"]
+    r = client.post("/v1/admin/reindex", headers=admin(None))
+    assert r.status_code == 200 and r.json()["tokens"] >= len(before)
+    after = {a["token_id"]: a["owner"] for a in client.get("/v1/assets", params={"limit": 1000}).json()["items"]}
+    assert all(after[a["token_id"]] == a["owner"] for a in before)
+    counts = client.post("/v1/admin/reconcile", headers=admin(None)).json()
+    assert (counts["confirmed"], counts["failed"], counts["pending"]) == (0, 0, 0)
+
+
 def test_operations(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")

@@ -105,6 +105,7 @@ class RegistryService:
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
         self._trees_lock = threading.Lock()
+        self._started_at = utcnow()
         self.reconcile()
 
     def close(self) -> None:
@@ -212,7 +213,16 @@ class RegistryService:
     def reconcile(self) -> dict[str, int]:
         """Finish every write that was signed but not confirmed: look it up by hash, else
         rebroadcast the same raw bytes. Returns counts by outcome."""
-        counts = {"confirmed": 0, "failed": 0, "pending": 0}
+        counts = {"confirmed": 0, "failed": 0, "pending": 0, "released": 0}
+        # A reservation with no outbox row was made by a request whose process died before it
+        # signed anything: no transaction exists, so releasing it lets the client's retry (same
+        # Idempotency-Key) register the asset. Only rows older than this process are touched.
+        with self.db.write() as s:
+            orphans = list(s.scalars(select(Asset).where(Asset.status == "pending", Asset.outbox_id.is_(None),
+                                                         Asset.created_at < self._started_at)))
+            for a in orphans:
+                s.delete(a)
+            counts["released"] = len(orphans)
         with self.db.read() as s:
             pending = list(s.scalars(select(OutboxTx).where(OutboxTx.status.in_(("signed", "sent")),
                                                             OutboxTx.chain_id == self.chain.chain_id)

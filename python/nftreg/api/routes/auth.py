@@ -54,3 +54,17 @@ def sign_in(body: SiweIn, request: Request, auth: AuthDep, settings: SettingsDep
 def create_api_key(body: ApiKeyIn, auth: AuthDep, x_api_key: ApiKeyHeader = None) -> ApiKeyOut:
     auth.require_role(x_api_key, "admin")
     return ApiKeyOut(name=body.name, role=body.role, api_key=auth.create_api_key(body.name, body.role))
+
+
+@router.post("/v1/admin/reindex")
+def reindex(request: Request, auth: AuthDep, x_api_key: ApiKeyHeader = None) -> dict[str, int]:
+    """Rebuild the asset index from the contract's events (admin only)."""
+    auth.require_role(x_api_key, "admin")
+    return {"tokens": request.app.state.service.reindex()}
+
+
+@router.post("/v1/admin/reconcile")
+def reconcile(request: Request, auth: AuthDep, x_api_key: ApiKeyHeader = None) -> dict[str, int]:
+    """Finish signed-but-unconfirmed chain writes from the outbox (admin only; also run at start-up)."""
+    auth.require_role(x_api_key, "admin")
+    return request.app.state.service.reconcile()
