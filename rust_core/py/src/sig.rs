@@ -9,7 +9,10 @@ use nftreg_merkle::abi;
 use nftreg_sig::serde_json::{self, Map, Number, Value};
 use nftreg_sig::{ecdsa, ed25519, eip712};
 
-use crate::errors::invalid;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
+
+use crate::errors::{invalid, invariant};
 
 /// Per-item bytes: `bytes`/`bytearray`/buffers as-is, `str` as 0x-hex; None if malformed.
 fn item_bytes(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
@@ -250,8 +253,8 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Result<Value, String> {
 enum TypedItem {
     /// JSON text: parsed (and its context looked up) on a worker.
     Text(String),
-    /// A dict converted under the GIL; its context is `contexts[ctx]`.
-    Parsed { ctx: usize, primary: Option<String>, message: Option<Value> },
+    /// A dict converted under the GIL, with the context of its types and domain.
+    Parsed { ctx: Arc<eip712::Context>, primary: Option<String>, message: Option<Value> },
     Bad,
 }
 
@@ -261,8 +264,7 @@ enum TypedItem {
 /// `True` never borrows the context of `chainId=1`).
 #[derive(Default)]
 struct DictContexts<'py> {
-    seen: Vec<(Bound<'py, PyAny>, Value, usize)>,
-    contexts: Vec<eip712::Context>,
+    seen: Vec<(Bound<'py, PyAny>, Value, Arc<eip712::Context>)>,
 }
 
 fn get<'py>(d: &Bound<'py, PyAny>, key: &str) -> Result<Option<Bound<'py, PyAny>>, String> {
@@ -300,18 +302,16 @@ impl<'py> DictContexts<'py> {
             .iter()
             .rev()
             .find(|(t, d, _)| (t.is(&types) || t.eq(&types).unwrap_or(false)) && *d == domain)
-            .map(|(_, _, i)| *i);
+            .map(|(_, _, c)| c.clone());
         let ctx = match hit {
-            Some(i) => i,
+            Some(c) => c,
             None => {
-                let c = eip712::Context::new(&to_json(&types, 0)?, &domain).map_err(|e| e.0)?;
-                self.contexts.push(c);
-                let i = self.contexts.len() - 1;
+                let c = Arc::new(eip712::Context::new(&to_json(&types, 0)?, &domain).map_err(|e| e.0)?);
                 if self.seen.len() == 8 {
                     self.seen.remove(0);
                 }
-                self.seen.push((types, domain, i));
-                i
+                self.seen.push((types, domain, c.clone()));
+                c
             }
         };
         Ok(TypedItem::Parsed { ctx, primary, message })
@@ -324,7 +324,7 @@ fn eip712_digest<'py>(py: Python<'py>, typed_data: &Bound<'py, PyAny>) -> PyResu
     let mut ctxs = DictContexts::default();
     let d = match ctxs.item(typed_data).map_err(|e| invalid(format!("typed data: {e}")))? {
         TypedItem::Text(t) => eip712::digest_json(&t),
-        TypedItem::Parsed { ctx, primary, message } => ctxs.contexts[ctx].digest(primary.as_deref(), message.as_ref()),
+        TypedItem::Parsed { ctx, primary, message } => ctx.digest(primary.as_deref(), message.as_ref()),
         TypedItem::Bad => Err(eip712::TypedDataError("not typed data".into())),
     }
     .map_err(|e| invalid(format!("typed data: {e}")))?;
@@ -343,30 +343,67 @@ fn verify_typed_data(
     allow_compact: bool,
 ) -> PyResult<Vec<bool>> {
     let list = seq(typed_data_list, "typed_data_list")?;
+    let sigs = seq(signatures, "signatures")?;
+    let addrs = seq(addresses, "addresses")?;
+    let n = same_len(&[("typed_data_list", list.len()?), ("signatures", sigs.len()?), ("addresses", addrs.len()?)])?;
+    // Converting dicts needs the GIL (one thread); hashing and recovery do not. Each chunk
+    // goes to the workers as soon as it is converted, so conversion overlaps verification
+    // instead of running before it.
+    let (tx, rx) = mpsc::channel::<(usize, Vec<bool>)>();
     let mut ctxs = DictContexts::default();
-    let items: Vec<TypedItem> =
-        (0..list.len()?).map(|i| Ok(ctxs.item(&list.get_item(i)?).unwrap_or(TypedItem::Bad))).collect::<PyResult<_>>()?;
-    let s = collect(signatures, "signatures", item_bytes)?;
-    let a = addresses_in(addresses)?;
-    same_len(&[("typed_data_list", items.len()), ("signatures", s.len()), ("addresses", a.len())])?;
-    let contexts = &ctxs.contexts;
-    Ok(py.allow_threads(|| {
-        (0..s.len())
-            .into_par_iter()
-            .with_min_len(16)
-            .map_init(eip712::ContextCache::default, |cache, i| {
-                let digest = match &items[i] {
-                    TypedItem::Text(t) => cache.digest_json(t).ok(),
-                    TypedItem::Parsed { ctx, primary, message } => contexts[*ctx].digest(primary.as_deref(), message.as_ref()).ok(),
-                    TypedItem::Bad => None,
-                };
-                match (digest, &s[i], a[i].resolve()) {
-                    (Some(d), Some(s), Some(a)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == a),
-                    _ => false,
-                }
-            })
-            .collect()
-    }))
+    let mut chunks = 0usize;
+    for start in (0..n).step_by(TYPED_CHUNK) {
+        let end = (start + TYPED_CHUNK).min(n);
+        let mut work = Vec::with_capacity(end - start);
+        for i in start..end {
+            let item = ctxs.item(&list.get_item(i)?).unwrap_or(TypedItem::Bad);
+            work.push((item, item_bytes(&sigs.get_item(i)?), AddressIn::from_py(&addrs.get_item(i)?)));
+        }
+        let tx = tx.clone();
+        rayon::spawn(move || {
+            // A panic sends nothing, and the missing chunk is reported below; it must not
+            // unwind out of a pool thread (that aborts the interpreter).
+            if let Ok(out) = catch_unwind(AssertUnwindSafe(|| verify_typed_chunk(&work, allow_compact))) {
+                let _ = tx.send((start, out));
+            }
+        });
+        chunks += 1;
+    }
+    drop(tx);
+    let (out, received) = py.allow_threads(move || {
+        let mut out = vec![false; n];
+        let mut received = 0usize;
+        for (start, part) in rx.iter() {
+            out[start..start + part.len()].copy_from_slice(&part);
+            received += 1;
+        }
+        (out, received)
+    });
+    if received != chunks {
+        return Err(invariant("EIP-712 verification: a worker failed; no result for part of the batch"));
+    }
+    Ok(out)
+}
+
+/// Items per chunk handed to the workers: small enough that the first chunk starts verifying
+/// early and the last one splits well across cores.
+const TYPED_CHUNK: usize = 128;
+
+fn verify_typed_chunk(work: &[(TypedItem, Option<Vec<u8>>, AddressIn)], allow_compact: bool) -> Vec<bool> {
+    work.par_iter()
+        .with_min_len(16)
+        .map(|(item, sig, addr)| {
+            let digest = match item {
+                TypedItem::Text(t) => eip712::digest_json_cached(t).ok(),
+                TypedItem::Parsed { ctx, primary, message } => ctx.digest(primary.as_deref(), message.as_ref()).ok(),
+                TypedItem::Bad => None,
+            };
+            match (digest, sig, addr.resolve()) {
+                (Some(d), Some(s), Some(a)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == a),
+                _ => false,
+            }
+        })
+        .collect()
 }
 
 #[pyfunction]

@@ -444,13 +444,20 @@ impl ContextCache {
     }
 }
 
-/// Digests of many JSON texts on all cores, one context cache per worker.
+thread_local! {
+    /// One cache per worker thread, kept across batches: a service verifying vouchers of
+    /// one contract meets the same types and domain call after call.
+    static CACHE: std::cell::RefCell<ContextCache> = std::cell::RefCell::new(ContextCache::default());
+}
+
+/// `digest_json` through this thread's [`ContextCache`].
+pub fn digest_json_cached(text: &str) -> R<[u8; 32]> {
+    CACHE.with(|c| c.borrow_mut().digest_json(text))
+}
+
+/// Digests of many JSON texts on all cores.
 pub fn digest_many_json(texts: &[&str]) -> Vec<R<[u8; 32]>> {
-    texts
-        .par_iter()
-        .with_min_len(16)
-        .map_init(ContextCache::default, |cache, t| cache.digest_json(t))
-        .collect()
+    texts.par_iter().with_min_len(16).map(|t| digest_json_cached(t)).collect()
 }
 
 #[cfg(test)]
