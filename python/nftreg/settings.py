@@ -35,25 +35,24 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535)
     rpc_url: str = "anvil://"
-    private_key: str | None = Field(None, repr=False)
+    private_key: str | None = Field(default=None, repr=False)
     registry_address: str | None = None
     ipfs_api: str | None = None
     ipfs_profile: str = "unixfs-v1-2025"
     database_url: str | None = None
-    admin_api_key: str = Field(DEV_ADMIN_KEY, repr=False)
+    admin_api_key: str = Field(default=DEV_ADMIN_KEY, repr=False)
     siwe_domain: str | None = None  # None: the Host header the request came in on
-    session_ttl_s: int = Field(3600, gt=0)
-    nonce_ttl_s: int = Field(300, gt=0)
-    max_upload_bytes: int = Field(100 * 1024 * 1024, gt=0)  # assets and any other request body
-    max_batch_bytes: int = Field(512 * 1024 * 1024, gt=0)  # 1,000,000 claims are ~150 MiB of CSV
-    max_verify_bytes: int = Field(256 * 1024 * 1024, gt=0)  # 100,000 proofs are ~100 MiB of JSON
-    max_batch_claims: int = Field(1_000_000, gt=0)
-    max_verify_items: int = Field(100_000, gt=0)
-    rate_limit_per_minute: int = Field(6000, ge=0)  # per client address; 0 turns it off
-    tx_timeout_s: float = Field(60, gt=0)
-    workers_threads: int = Field(64, gt=0)
+    session_ttl_s: int = Field(default=3600, gt=0)
+    nonce_ttl_s: int = Field(default=300, gt=0)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)  # assets and any other request body
+    max_batch_bytes: int = Field(default=512 * 1024 * 1024, gt=0)  # 1,000,000 claims are ~150 MiB of CSV
+    max_verify_bytes: int = Field(default=256 * 1024 * 1024, gt=0)  # 100,000 proofs are ~100 MiB of JSON
+    max_batch_claims: int = Field(default=1_000_000, gt=0)
+    max_verify_items: int = Field(default=100_000, gt=0)
+    rate_limit_per_minute: int = Field(default=6000, ge=0)  # per client address; 0 turns it off
+    tx_timeout_s: float = Field(default=60, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

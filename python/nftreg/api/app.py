@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         from starlette.concurrency import run_in_threadpool
 
         own = service is None
-        svc = service or await run_in_threadpool(RegistryService, settings)
+        svc: RegistryService = service if service is not None else await run_in_threadpool(RegistryService, settings)
         app.state.service = svc
         app.state.auth = AuthService(svc.db, chain_id=svc.chain.chain_id, nonce_ttl_s=settings.nonce_ttl_s,
                                      session_ttl_s=settings.session_ttl_s, admin_api_key=settings.admin_api_key)
@@ -98,8 +98,8 @@ def _document_problems(app: FastAPI) -> None:
         spec = base()
         spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
         problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        for ops in spec.get("paths", {}).values():
-            for op in ops.values():
+        for path_item in spec.get("paths", {}).values():
+            for op in path_item.values():
                 responses = op.setdefault("responses", {})
                 for code in list(responses):
                     if code.startswith(("4", "5")):

@@ -136,7 +136,8 @@ class RegistryService:
         if "gas" not in tx:
             tx = self._prepare(tx)
         with self._io:
-            pending = int(self.chain.w3.eth.get_transaction_count(self.chain.address, "pending"))
+            pending = int(self.chain.w3.eth.get_transaction_count(Web3.to_checksum_address(self.chain.address),
+                                                                  "pending"))
         nonce = pending if self._next_nonce is None else max(self._next_nonce, pending)
         signed = self.chain.signer.account.sign_transaction({**tx, "nonce": nonce})
         self._next_nonce = nonce + 1
@@ -487,6 +488,7 @@ class RegistryService:
                 if scheme not in groups:
                     raise ValueError("scheme must be eip191, eip712 or ed25519")
                 sig = bytes.fromhex(str(it["signature"]).removeprefix("0x"))
+                who: Any
                 if scheme == "ed25519":
                     who = bytes.fromhex(str(it["public_key"]).removeprefix("0x"))
                     msg: Any = _message_bytes(it)

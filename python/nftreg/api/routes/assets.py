@@ -93,11 +93,13 @@ def mint_asset(
 ) -> JSONResponse:
     kind, address = _caller(auth, authorization, x_api_key)
     if kind == "session":
+        assert address is not None
         if owner is not None and owner.lower() != address.lower():
             raise Forbidden(f"a session for {address} may only mint to that address")
         owner = address
     elif owner is None:
         raise Unprocessable("owner: required when minting with an API key")
+    assert owner is not None
     meta = _metadata(metadata)
     tmp_path = None
     try:
