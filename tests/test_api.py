@@ -1,5 +1,5 @@
 """The REST API over real HTTP (uvicorn on loopback), once on embedded defaults (SQLite,
-in-process chain, embedded store) and once on real anvil + Kubo + PostgreSQL."""
+nftreg-managed anvil, embedded store) and once on real anvil + Kubo + PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def server(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("api")
     if request.param == "embedded":
-        settings = Settings(data_dir=data, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789")
+        # the real defaults: managed anvil with persisted state, embedded store, SQLite, one data dir
+        settings = Settings(data_dir=data, env="test", admin_api_key="test-admin-key-0123456789")
+        assert settings.rpc_url == "anvil://" and settings.ipfs_api is None and settings.database_url is None
     else:
         anvil, kubo, pg = (request.getfixturevalue(n) for n in ("anvil", "kubo", "postgres"))
         settings = Settings(data_dir=data, rpc_url=anvil.url, private_key=ANVIL_DEV_KEY, ipfs_api=kubo.api,
