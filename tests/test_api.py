@@ -336,3 +336,21 @@ def test_settings_refuse_default_secret_outside_dev(tmp_path):
     with pytest.raises(ValidationError, match="built-in development key"):
         Settings(data_dir=tmp_path, env="prod")
     assert Settings(data_dir=tmp_path, env="dev").admin_api_key == DEV_ADMIN_KEY
+
+
+def test_restart_on_the_same_data_dir_keeps_chain_index_and_content(tmp_path):
+    s = Settings(data_dir=tmp_path, env="test", admin_api_key="test-admin-key-0123456789")
+    data = secrets.token_bytes(2000)
+    hdr = {"X-API-Key": "test-admin-key-0123456789"}
+    with LiveServer(s) as srv, srv.client() as c:
+        owner = Account.create().address
+        a = mint(c, hdr, data, {"name": "ก่อนรีสตาร์ต"}, owner=owner).json()
+        address = srv.service.registry.address
+    with LiveServer(s) as srv, srv.client() as c:
+        assert srv.service.registry.address == address  # deployed once, remembered in the data dir
+        assert c.get(f"/v1/assets/{a['token_id']}").json() == a
+        assert srv.service.registry.owner_of(a["token_id"]) == owner
+        assert c.get(f"/ipfs/{a['asset_cid']}").content == data
+        assert mint(c, hdr, data, {"name": "again"}, owner=owner).status_code == 409
+        b = mint(c, hdr, secrets.token_bytes(10), {"name": "after"}, owner=owner)
+        assert b.status_code == 201 and b.json()["token_id"] == a["token_id"] + 1
