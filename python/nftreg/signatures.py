@@ -6,6 +6,13 @@ Rules (each enforced in Rust and tested): signatures are 65-byte ``r ‖ s ‖ v
 is invalid. EIP-2098 64-byte compact signatures are refused unless ``allow_compact=True``,
 matching OpenZeppelin's ``ECDSA.recover(bytes32, bytes)``, which also refuses them.
 
+EIP-712 follows eth-account's ``encode_typed_data(full_message=...)``: same digest, and the
+same refusals (a domain key outside name/version/chainId/verifyingContract/salt, a declared
+``EIP712Domain`` that does not name exactly the domain's keys, a ``primaryType`` that is not the
+root of the types). Where eth-account is lax, nftreg refuses: a missing or null field, a bool
+given as anything but True/False, text where 0x-hex bytes are expected, a ``T[k]`` array of
+another length, floats.
+
 Inputs: digests, signatures and keys as ``bytes`` (or any buffer) or 0x-hex strings; messages as
 ``bytes`` or ``str`` (UTF-8 text, as wallets sign it). Addresses are returned EIP-55
 checksummed. Mismatched batch lengths raise ``InvalidInputError``; a malformed or invalid
