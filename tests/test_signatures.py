@@ -466,3 +466,20 @@ def test_eip712_equal_looking_domains_do_not_share_a_context():
     shared_types = copy.deepcopy(MAIL); shared_types["types"] = MAIL["types"]
     assert verify_typed_data([MAIL, as_bool, as_float, shared_types, MAIL], [sig] * 5, [acct.address] * 5) == [
         True, False, False, True, True]
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("flag", "true", "message.asset.flag"),          # eth-account: any truthy value is true
+    ("amounts", [1, 2, 3], "needs exactly 2 items"),  # eth-account hashes any length
+    ("data", "not hex", "message.asset.data"),        # eth-account: UTF-8 bytes of the text
+])
+def test_eip712_lax_values_refused(field, value, match):
+    msg = copy.deepcopy(RICH)
+    msg["message"]["asset"][field] = value
+    with pytest.raises(InvalidInputError, match=match):
+        eip712_digest(msg)
+    # eth-account signs it; nftreg still refuses the item (False, no exception)
+    acct = ACCOUNTS[1]
+    signed = acct.sign_typed_data(full_message=msg).signature
+    assert verify_typed_data([msg, RICH], [signed, acct.sign_typed_data(full_message=RICH).signature],
+                             [acct.address] * 2) == [False, True]
