@@ -25,7 +25,9 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, e: ServiceError) -> JSONResponse:
-        return problem(e.status, e.title, e.detail, **e.extra)
+        # a dependency (chain, IPFS) is down: tell clients when to retry; nothing was recorded
+        headers = {"Retry-After": "5"} if e.status == 503 else None
+        return problem(e.status, e.title, e.detail, headers=headers, **e.extra)
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, e: InvalidInputError) -> JSONResponse:
