@@ -9,7 +9,18 @@ from __future__ import annotations
 from nftreg import errors
 from nftreg._core import __version__
 from nftreg.errors import InvalidInputError, InvariantError, NftregError
+from nftreg.cid import cid_of, content_hash, content_hash_hex
 from nftreg.merkle import SimpleMerkleTree, StandardMerkleTree, verify_many
+from nftreg.metadata import build_metadata, canonical_json
+from nftreg.signatures import (
+    eip712_digest,
+    personal_sign_digest,
+    recover_addresses,
+    recover_addresses_packed,
+    verify_ed25519,
+    verify_personal_sign,
+    verify_typed_data,
+)
 
 __all__ = [
     "__version__",
@@ -20,4 +31,19 @@ __all__ = [
     "StandardMerkleTree",
     "SimpleMerkleTree",
     "verify_many",
+    "cid_of",
+    "content_hash",
+    "content_hash_hex",
+    "build_metadata",
+    "canonical_json",
+    "recover_addresses",
+    "recover_addresses_packed",
+    "verify_personal_sign",
+    "personal_sign_digest",
+    "eip712_digest",
+    "verify_typed_data",
+    "verify_ed25519",
 ]
+
+# The chain, IPFS and service layers pull in web3 / ipfshttpclient / FastAPI: import them from
+# their modules (`nftreg.chain`, `nftreg.ipfs`, `nftreg.api`) so `import nftreg` stays light.
