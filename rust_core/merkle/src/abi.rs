@@ -57,7 +57,7 @@ impl AbiType {
                 return None;
             }
             let n: u16 = rest.parse().ok()?;
-            (n >= 8 && n <= 256 && n % 8 == 0).then_some(n)
+            ((8..=256).contains(&n) && n.is_multiple_of(8)).then_some(n)
         };
         Ok(match t {
             "address" => AbiType::Address,
@@ -366,14 +366,14 @@ fn encode_value(t: &AbiType, v: &AbiValue, out: &mut Vec<u8>) -> Result<()> {
             out.extend_from_slice(&len);
             out.extend_from_slice(data);
             let pad = (32 - data.len() % 32) % 32;
-            out.extend(std::iter::repeat(0u8).take(pad));
+            out.extend(std::iter::repeat_n(0u8, pad));
             Ok(())
         }
         (AbiType::Array(inner), AbiValue::Array(items)) => {
             let mut len = [0u8; 32];
             len[24..].copy_from_slice(&(items.len() as u64).to_be_bytes());
             out.extend_from_slice(&len);
-            encode_tuple(std::iter::repeat(inner.as_ref()).take(items.len()), items, out)
+            encode_tuple(std::iter::repeat_n(inner.as_ref(), items.len()), items, out)
         }
         (AbiType::FixedArray(inner, k), AbiValue::Array(items)) => {
             if items.len() != *k {
@@ -383,7 +383,7 @@ fn encode_value(t: &AbiType, v: &AbiValue, out: &mut Vec<u8>) -> Result<()> {
                     items.len()
                 )));
             }
-            encode_tuple(std::iter::repeat(inner.as_ref()).take(*k), items, out)
+            encode_tuple(std::iter::repeat_n(inner.as_ref(), *k), items, out)
         }
         (_, AbiValue::Word(w)) if !t.is_dynamic() && !matches!(t, AbiType::FixedArray(..)) => {
             out.extend_from_slice(w);

@@ -222,7 +222,7 @@ pub fn process_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Re
 
 /// Check every internal node against its children (and the shape of the array).
 pub fn is_valid_tree(tree: &[Hash]) -> bool {
-    if tree.is_empty() || tree.len() % 2 == 0 {
+    if tree.is_empty() || tree.len().is_multiple_of(2) {
         return false;
     }
     let internal = tree.len() / 2;
