@@ -121,3 +121,31 @@ def test_serve_listens_on_the_given_port(tmp_path: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.anvil
+def test_reindex_rebuilds_the_index_from_chain_events(tmp_path: Path):
+    demo = run("demo", "--data-dir", str(tmp_path), "--claims", "50", "--signatures", "10", "--chain", "anvil://", "--json")
+    assert demo.returncode == 0, demo.stderr
+    contract = json.loads((tmp_path / "registry.json").read_text())
+    out = run("reindex", "--data-dir", str(tmp_path), "--rpc-url", "anvil://", "--json", env={"NFTREG_ENV": "dev"})
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["tokens"] == 4 and res["contract"] == contract["31337"]
+
+
+@pytest.mark.kubo
+def test_ipfs_start_stop(kubo_bin, tmp_path: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = run("ipfs", "start", "--data-dir", str(tmp_path), "--port", str(port), env={"NFTREG_KUBO": kubo_bin})
+    assert out.returncode == 0, out.stderr
+    try:
+        from nftreg.ipfs import KuboStore
+
+        store = KuboStore(f"/ip4/127.0.0.1/tcp/{port}")
+        cid = store.add_bytes("ภูเก็ต".encode())
+        assert store.cat(cid) == "ภูเก็ต".encode()
+    finally:
+        assert run("ipfs", "stop", "--data-dir", str(tmp_path)).returncode == 0

@@ -251,8 +251,8 @@ def test_managed_anvil_state_survives_restart(tmp_path, graceful):
 def test_anvil_url_backend_deploys_once(tmp_path):
     chain = Chain.connect("anvil://", data_dir=tmp_path)
     try:
-        r1 = Registry.deploy_once(chain, tmp_path / "deployments.json")
-        r2 = Registry.deploy_once(chain, tmp_path / "deployments.json")
+        r1 = Registry.deploy_once(chain, tmp_path / "registry.json")
+        r2 = Registry.deploy_once(chain, tmp_path / "registry.json")
         assert r1.address == r2.address
         assert "key" not in repr(chain.signer).replace("key=<redacted>", "")
     finally:

@@ -199,7 +199,7 @@ def batch_anchor(
     tree_cid = open_store(api=ipfs_api, data_dir=data_dir).add_file(tree_file)
     chain = _connect(data_dir, rpc_url)
     try:
-        reg = Registry.deploy_once(chain, data_dir / "deployments.json")
+        reg = Registry.deploy_once(chain, data_dir / "registry.json")
         if reg.anchored(tree.root):
             _fail(f"root {tree.root} is already anchored")
         res = reg.anchor(tree.root, tree_cid)
@@ -230,7 +230,7 @@ def claim_cmd(
         _fail(f"no claim for owner {owner}")
     chain = _connect(data_dir, rpc_url)
     try:
-        reg = Registry.deploy_once(chain, data_dir / "deployments.json")
+        reg = Registry.deploy_once(chain, data_dir / "registry.json")
         if not reg.anchored(tree.root):
             _fail(f"root {tree.root} is not anchored on chain {chain.chain_id}; run `nftreg batch anchor` first")
         if len(picks) == 1:
@@ -483,7 +483,7 @@ def mint_cmd(
     store = open_store(api=ipfs_api, data_dir=data_dir)
     chain = Chain.connect(url, private_key=key, data_dir=data_dir)
     try:
-        registry = Registry.deploy_once(chain, data_dir / "deployments.json")
+        registry = Registry.deploy_once(chain, data_dir / "registry.json")
         existing = registry.token_of_content(h)
         if existing:
             _fail(f"{file}: content hash 0x{h.hex()} is already registered as token {existing}")
@@ -519,6 +519,102 @@ def serve_cmd(
     except ValueError as e:
         _fail(f"bad setting: {e}")
     run(settings)
+
+
+@app.command("reindex")
+def reindex_cmd(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="NFTREG_DATA_DIR"),
+    rpc_url: Optional[str] = typer.Option(None, "--rpc-url", help="NFTREG_RPC_URL"),
+    database_url: Optional[str] = typer.Option(None, "--database-url", help="NFTREG_DATABASE_URL"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Rebuild the service's asset index from the contract's events (the chain is the truth)."""
+    from nftreg.services.registry import RegistryService
+    from nftreg.settings import Settings
+
+    overrides = {k: v for k, v in {"data_dir": data_dir, "rpc_url": rpc_url, "database_url": database_url}.items()
+                 if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:
+        _fail(f"bad setting: {e}")
+    service = RegistryService(settings)
+    try:
+        with _progress("reading Registered / Transfer events"):
+            seen = service.reindex()
+        _emit({"tokens": seen, "contract": service.registry.address}, as_json,
+              f"reindexed {seen:,} tokens from {service.registry.address}")
+    finally:
+        service.close()
+
+
+ipfs_app = typer.Typer(help="A managed Kubo daemon (offline repo under the data directory).", no_args_is_help=True)
+app.add_typer(ipfs_app, name="ipfs")
+
+
+def _kubo_bin() -> str:
+    import os as _os
+    import shutil
+
+    env = _os.environ.get("NFTREG_KUBO")
+    if env:
+        return env
+    cached = sorted(Path.home().glob(".cache/nftreg/kubo-*/ipfs"))
+    if cached:
+        return str(cached[-1])
+    found = shutil.which("ipfs")
+    if found:
+        return found
+    _fail("no Kubo binary: run scripts/install_kubo.sh (builds and caches it) or set NFTREG_KUBO")
+    raise AssertionError  # unreachable: _fail exits
+
+
+@ipfs_app.command("start")
+def ipfs_start(data_dir: Path = typer.Option(Path(".nftreg"), "--data-dir", envvar="NFTREG_DATA_DIR"),
+               port: int = typer.Option(5001, help="API port on 127.0.0.1")) -> None:
+    """Start a Kubo daemon (offline) with its repo in DATA_DIR/kubo; prints NFTREG_IPFS_API."""
+    import os as _os
+    import subprocess
+
+    repo = data_dir / "kubo"
+    env = {**_os.environ, "IPFS_PATH": str(repo)}
+    ipfs = _kubo_bin()
+    if not (repo / "config").exists():
+        repo.mkdir(parents=True, exist_ok=True)
+        subprocess.run([ipfs, "init", "--profile=test"], env=env, check=True, capture_output=True)
+    subprocess.run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{port}"], env=env, check=True, capture_output=True)
+    log = open(repo / "daemon.log", "ab")
+    proc = subprocess.Popen([ipfs, "daemon", "--offline"], env=env, stdout=log, stderr=log, start_new_session=True)
+    for _ in range(300):
+        if (repo / "api").exists():
+            break
+        if proc.poll() is not None:
+            _fail(f"kubo exited; see {repo / 'daemon.log'}")
+        time.sleep(0.1)
+    (data_dir / "kubo.pid").write_text(str(proc.pid))
+    typer.echo(f"kubo running (pid {proc.pid}); export NFTREG_IPFS_API=/ip4/127.0.0.1/tcp/{port}")
+
+
+@ipfs_app.command("stop")
+def ipfs_stop(data_dir: Path = typer.Option(Path(".nftreg"), "--data-dir", envvar="NFTREG_DATA_DIR")) -> None:
+    """Stop the managed Kubo daemon."""
+    import os as _os
+    import signal as _signal
+
+    pidfile = data_dir / "kubo.pid"
+    if not pidfile.exists():
+        typer.echo("kubo is not running")
+        return
+    pid = int(pidfile.read_text())
+    try:
+        _os.kill(pid, _signal.SIGTERM)
+        for _ in range(100):
+            _os.kill(pid, 0)
+            time.sleep(0.1)
+    except OSError:
+        pass
+    pidfile.unlink(missing_ok=True)
+    typer.echo("kubo stopped")
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def run_demo(data_dir: str | os.PathLike[str], *, claims: int = 100_000, signatu
     t0 = time.perf_counter()
     chain = Chain.connect(url, data_dir=data)
     try:
-        registry = Registry.deploy_once(chain, data / "deployments.json")
+        registry = Registry.deploy_once(chain, data / "registry.json")
         store = EmbeddedStore(data / "ipfs")
         step("chain + contract", t0, chain=url, chain_id=chain.chain_id, contract=registry.address)
 
