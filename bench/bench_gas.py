@@ -11,7 +11,6 @@ import random
 import tempfile
 
 from eth_account import Account
-
 from nftreg.chain import AnvilProcess, Chain, Registry, Voucher
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.merkle import StandardMerkleTree
@@ -41,7 +40,7 @@ def main() -> None:
                 mp = tree.get_multiproof(idx)
                 res = reg.claim_many(tree.root, [tuple(v) for v in mp["leaves"]], mp["proof"], mp["proof_flags"])
                 rows.append((f"claimMany, {k} leaves (one multiproof)", res[0].gas_used))
-                rows.append((f"  per leaf", res[0].gas_used // k))
+                rows.append(("  per leaf", res[0].gas_used // k))
             now = chain.w3.eth.get_block("latest")["timestamp"]
             v = Voucher(chain.address, os.urandom(32), cid, 1, now + 3600)
             rows.append(("redeem EIP-712 voucher", reg.redeem(v, reg.sign_voucher(v, chain.signer.account.key)).gas_used))

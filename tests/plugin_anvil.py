@@ -4,7 +4,6 @@ with its state persisted (--state, --state-interval 1) so restarts can be tested
 from __future__ import annotations
 
 import pytest
-
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-
 from nftreg.chain import AnvilProcess, Chain, Registry, Voucher
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.errors import ContractRevert
@@ -260,5 +259,5 @@ def test_anvil_url_backend_deploys_once(tmp_path):
 
 
 def test_shipped_artifacts_are_fresh():
-    out = subprocess.run(["node", str(ROOT / "scripts/compile_contracts.js"), "--check"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(["node", str(ROOT / "scripts/compile_contracts.js"), "--check"], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert out.returncode == 0, out.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nftreg.errors import ChainError
 
-__all__ = ["AnvilProcess", "anvil_binary", "ANVIL_DEV_KEY"]
+__all__ = ["ANVIL_DEV_KEY", "AnvilProcess", "anvil_binary"]
 
 # anvil's first well-known development account: public test data, funded on every devnet.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

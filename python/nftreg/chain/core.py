@@ -18,13 +18,18 @@ from typing import Any
 
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+)
 
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 from nftreg.errors import ChainError, ConfigError, ContractRevert
 from nftreg.keys import Signer, load_signer
 
-__all__ = ["Chain", "SignedTx", "ErrorDecoder"]
+__all__ = ["Chain", "ErrorDecoder", "SignedTx"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class ErrorDecoder:
 
     def decode(self, data: bytes | str | None) -> ContractRevert:
         if isinstance(data, str):
-            data = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+            data = bytes.fromhex(data.removeprefix("0x"))
         if not data or len(data) < 4:
             return ContractRevert("Reverted", (), "execution reverted without data")
         sel, body = bytes(data[:4]), bytes(data[4:])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,12 @@ from web3 import Web3
 from nftreg.chain.core import Chain
 from nftreg.errors import ChainError, InvalidInputError
 
-__all__ = ["Registry", "Voucher", "MintResult", "TxResult", "AnchorInfo", "RegistryEvent", "artifact"]
+__all__ = ["AnchorInfo", "MintResult", "Registry", "RegistryEvent", "TxResult", "Voucher", "artifact"]
 
 CLAIM_LEAF_ENCODING = ["address", "bytes32", "string"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def artifact(name: str = "NftRegistry") -> dict[str, Any]:
     """ABI and bytecode shipped in the package (compiled by scripts/compile_contracts.js)."""
     return json.loads(resources.files("nftreg.contracts").joinpath(f"{name}.json").read_text())
@@ -30,7 +30,7 @@ def artifact(name: str = "NftRegistry") -> dict[str, Any]:
 
 def _b32(v: bytes | str, what: str) -> bytes:
     if isinstance(v, str):
-        v = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+        v = bytes.fromhex(v.removeprefix("0x"))
     if len(v) != 32:
         raise InvalidInputError(f"{what}: expected 32 bytes, got {len(v)}")
     return bytes(v)
