@@ -14,9 +14,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
+from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import (
     ContractCustomError,
@@ -24,6 +25,7 @@ from web3.exceptions import (
     TimeExhausted,
     TransactionNotFound,
 )
+from web3.types import TxParams, Wei
 
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 from nftreg.errors import ChainError, ConfigError, ContractRevert
@@ -139,7 +141,7 @@ class Chain:
                 signer = Signer(Account.from_key(tester.backend.account_keys[0].to_bytes()))
             else:
                 funder = w3.eth.accounts[0]
-                w3.eth.send_transaction({"from": funder, "to": signer.address, "value": 10**21})
+                w3.eth.send_transaction({"from": funder, "to": signer.address, "value": Wei(10**21)})
             return cls(w3, signer, kind="tester")
         if url.startswith("anvil://"):
             base = Path(data_dir) if data_dir else Path(os.environ.get("NFTREG_DATA_DIR", ".nftreg"))
@@ -160,7 +162,7 @@ class Chain:
     # -- nonces ------------------------------------------------------------------------------
     def _take_nonce(self) -> int:
         with self._nonce_lock:
-            pending = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+            pending = int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(self.address), "pending"))
             n = pending if self._next_nonce is None else max(self._next_nonce, pending)
             self._next_nonce = n + 1
             return n
@@ -173,7 +175,7 @@ class Chain:
     # -- writes ------------------------------------------------------------------------------
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         try:
-            return int(self.w3.eth.estimate_gas({**tx, "from": self.address}))
+            return int(self.w3.eth.estimate_gas(cast(TxParams, {**tx, "from": self.address})))
         except Exception as e:
             if _is_revert(e):
                 raise self.errors.decode(_revert_data(e)) from None
@@ -221,20 +223,20 @@ class Chain:
 
     def transaction_known(self, tx_hash: str) -> bool:
         try:
-            self.w3.eth.get_transaction(tx_hash)
+            self.w3.eth.get_transaction(HexStr(tx_hash))
             return True
         except TransactionNotFound:
             return False
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:
-            return dict(self.w3.eth.get_transaction_receipt(tx_hash))
+            return dict(self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
 
     def wait_receipt(self, tx_hash: str, *, timeout: float = 30) -> dict[str, Any]:
         try:
-            receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))
+            receipt = dict(self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05))
         except TimeExhausted:
             raise ChainError(f"no receipt for {tx_hash} within {timeout} s") from None
         if receipt.get("status") != 1:
@@ -242,10 +244,10 @@ class Chain:
         return receipt
 
     def _revert_of(self, tx_hash: str, receipt: dict[str, Any]) -> ContractRevert:
-        tx = self.w3.eth.get_transaction(tx_hash)
+        tx = self.w3.eth.get_transaction(HexStr(tx_hash))
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
         try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+            self.w3.eth.call(cast(TxParams, call), receipt["blockNumber"] - 1)
         except Exception as e:
             return self.errors.decode(_revert_data(e))
         return ContractRevert("Reverted", (), f"transaction {tx_hash} reverted")

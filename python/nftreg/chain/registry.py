@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from web3 import Web3
@@ -260,10 +260,10 @@ class Registry:
         return [int(e["args"]["tokenId"]) for e in logs]
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[RegistryEvent]:
-        raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": cast(Any, to_block)})
         out = []
         for log in raw:
-            for ev in self.contract.events:
+            for ev in cast(Any, self.contract.events):
                 try:
                     d = ev().process_log(log)
                 except Exception:
