@@ -63,6 +63,23 @@ def walk_dag(root: str, get_block: Callable[[str], bytes]) -> Iterator[tuple[str
             stack.extend(reversed(links))
 
 
+def iter_file_chunks(root: str, get_block: Callable[[str], bytes]) -> Iterator[bytes]:
+    """A UnixFS file's bytes in order, leaf by leaf, each block fetched (and checked against its
+    CID) by ``get_block`` just before its data is yielded."""
+    stack = [root]
+    while stack:
+        c = stack.pop()
+        block = get_block(c)
+        if _core.cid_info(c)[1] == 0x55:  # raw leaf
+            yield block
+            continue
+        links, data = _core.decode_dag_pb(block)
+        if links:
+            stack.extend(reversed(links))
+        elif data:
+            yield bytes(data)
+
+
 def write_car(root: str, get_block: Callable[[str], bytes], out: BinaryIO) -> None:
     """Write a CARv1 file (header, then varint-framed cid+block sections)."""
     _, _, root_bytes, _ = _core.cid_info(root)

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from nftreg import _core
 from nftreg.cid import DEFAULT_PROFILE, PROFILES
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
-from nftreg.ipfs.base import walk_dag, write_car
+from nftreg.ipfs.base import iter_file_chunks, walk_dag, write_car
 
 __all__ = ["EmbeddedStore"]
 
@@ -67,19 +67,7 @@ class EmbeddedStore:
 
     def iter_chunks(self, cid: str) -> Iterator[bytes]:
         """The file's bytes, leaf by leaf, each block verified before it is yielded."""
-        stack = [cid]
-        while stack:
-            c = stack.pop()
-            block = self.get_block(c)
-            _, codec, _, _ = _core.cid_info(c)
-            if codec == 0x55:
-                yield block
-                continue
-            links, data = _core.decode_dag_pb(block)
-            if links:
-                stack.extend(reversed(links))
-            elif data:
-                yield bytes(data)
+        yield from iter_file_chunks(cid, self.get_block)
 
     def cat(self, cid: str) -> bytes:
         return b"".join(self.iter_chunks(cid))

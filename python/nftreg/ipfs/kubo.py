@@ -18,6 +18,7 @@ import ipfshttpclient.exceptions as ipfs_exc
 from nftreg import _core
 from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES, cid_of
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
+from nftreg.ipfs.base import iter_file_chunks, write_car
 
 __all__ = ["KuboStore"]
 
@@ -100,19 +101,8 @@ class KuboStore:
         return b"".join(self.iter_chunks(cid))
 
     def iter_chunks(self, cid: str) -> Iterator[bytes]:
-        # Walk the DAG block by block so every block is checked against its CID here too.
-        stack = [cid]
-        while stack:
-            c = stack.pop()
-            block = self.get_block(c)
-            if _core.cid_info(c)[1] == 0x55:
-                yield block
-                continue
-            links, data = _core.decode_dag_pb(block)
-            if links:
-                stack.extend(reversed(links))
-            elif data:
-                yield bytes(data)
+        # block by block, so every block is checked against its CID here too
+        yield from iter_file_chunks(cid, self.get_block)
 
     def has(self, cid: str) -> bool:
         try:
@@ -144,8 +134,6 @@ class KuboStore:
         return any(_core.cid_info(k)[3] == canonical for k in keys)
 
     def export_car(self, cid: str, out: BinaryIO) -> None:
-        from nftreg.ipfs.base import write_car
-
         write_car(cid, self.get_block, out)
 
     def version(self) -> str:
