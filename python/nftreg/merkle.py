@@ -100,6 +100,24 @@ def _root_bytes(root: str | bytes) -> bytes:
     return bytes(root)
 
 
+def _proves(root: bytes, leaf: bytes, proof: Sequence[str | bytes]) -> bool:
+    return bytes(_core.process_proof(leaf, list(proof))) == root
+
+
+def _multiproves(root: bytes, hashes: list[bytes], multiproof: Mapping[str, Any]) -> bool:
+    """Does the multiproof (leaves already hashed) reach ``root``? Malformed is simply False."""
+    _, proof, flags = _multiproof_parts(multiproof)
+    try:
+        return bytes(_core.process_multiproof(hashes, proof, flags)) == root
+    except InvalidInputError:
+        return False
+
+
+def _simple_leaf(value: str | bytes) -> bytes:
+    """A SimpleMerkleTree leaf is the bytes32 value itself (validated by the ABI encoder)."""
+    return bytes(_core.abi_encode(["bytes32"], [value]))
+
+
 def leaf_hash(leaf_encoding: Sequence[str], value: Sequence[Any]) -> str:
     """``keccak256(keccak256(abi.encode(leaf_encoding, value)))`` as 0x-hex."""
     return _hex(_core.standard_leaf_hash(list(leaf_encoding), value))
@@ -190,16 +208,11 @@ class _TreeBase:
 
     def _verify_instance(self, index_or_value: Any, proof: Sequence[str | bytes]) -> bool:
         """Does ``proof`` prove this value (or the value at this index) against this root?"""
-        leaf = self._leaf_for(index_or_value)
-        return bytes(_core.process_proof(leaf, list(proof))) == self._core.root
+        return _proves(self._core.root, self._leaf_for(index_or_value), proof)
 
     def _verify_multiproof_instance(self, multiproof: Mapping[str, Any]) -> bool:
-        leaves, proof, flags = _multiproof_parts(multiproof)
-        hashes = [self._leaf_for(x) for x in leaves]
-        try:
-            return bytes(_core.process_multiproof(hashes, proof, flags)) == self._core.root
-        except InvalidInputError:
-            return False
+        leaves, _, _ = _multiproof_parts(multiproof)
+        return _multiproves(self._core.root, [self._leaf_for(x) for x in leaves], multiproof)
 
     def all_proofs(self) -> Any:
         """Every value's proof at once, computed in parallel in Rust: a ``ProofSet`` where
@@ -292,18 +305,14 @@ class StandardMerkleTree(_TreeBase):
     @staticmethod
     def _verify_static(root: str | bytes, leaf_encoding: Sequence[str], value: Sequence[Any], proof: Sequence[str | bytes]) -> bool:
         """``StandardMerkleTree.verify(root, leaf_encoding, value, proof)``."""
-        leaf = _core.standard_leaf_hash(list(leaf_encoding), value)
-        return bytes(_core.process_proof(leaf, list(proof))) == _root_bytes(root)
+        return _proves(_root_bytes(root), _core.standard_leaf_hash(list(leaf_encoding), value), proof)
 
     @staticmethod
     def _verify_multiproof_static(root: str | bytes, leaf_encoding: Sequence[str], multiproof: Mapping[str, Any]) -> bool:
         """``StandardMerkleTree.verify_multiproof(root, leaf_encoding, multiproof)``."""
-        leaves, proof, flags = _multiproof_parts(multiproof)
+        leaves, _, _ = _multiproof_parts(multiproof)
         hashes = [_core.standard_leaf_hash(list(leaf_encoding), v) for v in leaves]
-        try:
-            return bytes(_core.process_multiproof(hashes, proof, flags)) == _root_bytes(root)
-        except InvalidInputError:
-            return False
+        return _multiproves(_root_bytes(root), hashes, multiproof)
 
     verify = _hybridmethod(_verify_static, _TreeBase._verify_instance)
     verify_multiproof = _hybridmethod(_verify_multiproof_static, _TreeBase._verify_multiproof_instance)
@@ -350,8 +359,7 @@ class SimpleMerkleTree(_TreeBase):
         return _hex(self._leaf_hash(value))
 
     def _leaf_hash(self, value: Any) -> bytes:
-        b = _core.abi_encode(["bytes32"], [value])
-        return bytes(b)
+        return _simple_leaf(value)
 
     def _all_leaf_hashes(self) -> bytes:
         return b"".join(self._leaf_hash(v) for v in self._values)
@@ -359,16 +367,12 @@ class SimpleMerkleTree(_TreeBase):
     @staticmethod
     def _verify_static(root: str | bytes, leaf: str | bytes, proof: Sequence[str | bytes]) -> bool:
         """``SimpleMerkleTree.verify(root, leaf, proof)``."""
-        return bytes(_core.process_proof(_core.abi_encode(["bytes32"], [leaf]), list(proof))) == _root_bytes(root)
+        return _proves(_root_bytes(root), _simple_leaf(leaf), proof)
 
     @staticmethod
     def _verify_multiproof_static(root: str | bytes, multiproof: Mapping[str, Any]) -> bool:
-        leaves, proof, flags = _multiproof_parts(multiproof)
-        hashes = [_core.abi_encode(["bytes32"], [v]) for v in leaves]
-        try:
-            return bytes(_core.process_multiproof(hashes, proof, flags)) == _root_bytes(root)
-        except InvalidInputError:
-            return False
+        leaves, _, _ = _multiproof_parts(multiproof)
+        return _multiproves(_root_bytes(root), [_simple_leaf(v) for v in leaves], multiproof)
 
     verify = _hybridmethod(_verify_static, _TreeBase._verify_instance)
     verify_multiproof = _hybridmethod(_verify_multiproof_static, _TreeBase._verify_multiproof_instance)
