@@ -245,16 +245,11 @@ def claim_cmd(
         chain.close()
 
 
-@verify_app.command("proofs")
-def verify_proofs(
-    source: Path = typer.Argument(..., help="JSONL: {root, leaf_encoding, value, proof} per line ('-' = stdin)"),
-) -> None:
-    """Verify inclusion proofs line by line; writes {line, valid[, error]} per input line."""
-    from nftreg.merkle import verify_many
-
+def _read_jsonl(source: Path, place: Any) -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """Read JSON lines from SOURCE ('-' = stdin) and hand each (line number, object) to `place`;
+    a line that is not JSON, or that `place` rejects (KeyError/TypeError), gets its own invalid
+    result instead of stopping the batch. Returns the line order and those early results."""
     stream = sys.stdin if str(source) == "-" else source.open("r", encoding="utf-8")
-    bad = 0
-    groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any, Any]]] = {}
     order: list[int] = []
     results: dict[int, dict[str, Any]] = {}
     for lineno, line in enumerate(stream, 1):
@@ -262,27 +257,46 @@ def verify_proofs(
             continue
         order.append(lineno)
         try:
-            item = json.loads(line)
-            key = (str(item["root"]), tuple(item.get("leaf_encoding") or item.get("leafEncoding")))
-            groups.setdefault(key, []).append((lineno, item["value"], item["proof"]))
+            place(lineno, json.loads(line))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             results[lineno] = {"line": lineno, "valid": False, "error": f"malformed line: {e}"}
+    return order, results
+
+
+def _write_results(order: list[int], results: dict[int, dict[str, Any]]) -> None:
+    """One {line, valid[, error]} per input line, in input order; exit 4 if any is invalid."""
+    bad = 0
+    for lineno in order:
+        bad += not results[lineno]["valid"]
+        typer.echo(json.dumps(results[lineno]))
+    if bad:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@verify_app.command("proofs")
+def verify_proofs(
+    source: Path = typer.Argument(..., help="JSONL: {root, leaf_encoding, value, proof} per line ('-' = stdin)"),
+) -> None:
+    """Verify inclusion proofs line by line; writes {line, valid[, error]} per input line."""
+    from nftreg.merkle import verify_many
+
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any, Any]]] = {}
+
+    def place(lineno: int, item: Any) -> None:
+        key = (str(item["root"]), tuple(item.get("leaf_encoding") or item.get("leafEncoding")))
+        groups.setdefault(key, []).append((lineno, item["value"], item["proof"]))
+
+    order, results = _read_jsonl(source, place)
     for (root, enc), items in groups.items():
         try:
             oks = verify_many(root, list(enc), [v for _, v, _ in items], [p for _, _, p in items])
         except NftregError as e:
-            oks = [False] * len(items)
             for lineno, _, _ in items:
                 results[lineno] = {"line": lineno, "valid": False, "error": str(e)}
             continue
         for (lineno, _, _), ok in zip(items, oks):
             results[lineno] = {"line": lineno, "valid": ok}
-    for lineno in order:
-        r = results[lineno]
-        bad += not r["valid"]
-        typer.echo(json.dumps(r))
-    if bad:
-        raise typer.Exit(EXIT_INVALID)
+    _write_results(order, results)
 
 
 @app.command("cid")
@@ -312,19 +326,8 @@ def verify_signatures(
     """
     from nftreg import signatures as sg
 
-    stream = sys.stdin if str(source) == "-" else source.open("r", encoding="utf-8")
     buckets: dict[str, list[tuple[int, dict[str, Any]]]] = {"eip191": [], "eip712": [], "ed25519": []}
-    results: dict[int, dict[str, Any]] = {}
-    order: list[int] = []
-    for lineno, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        order.append(lineno)
-        try:
-            item = json.loads(line)
-            buckets[item["scheme"]].append((lineno, item))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            results[lineno] = {"line": lineno, "valid": False, "error": f"malformed line: {e}"}
+    order, results = _read_jsonl(source, lambda lineno, item: buckets[item["scheme"]].append((lineno, item)))
 
     def msg(m: Any) -> Any:
         return bytes.fromhex(m[2:]) if isinstance(m, str) and m.startswith("0x") else m
@@ -344,12 +347,7 @@ def verify_signatures(
                     results[lineno] = {"line": lineno, "valid": ok}
     except NftregError as e:
         _fail(str(e))
-    bad = 0
-    for lineno in order:
-        bad += not results[lineno]["valid"]
-        typer.echo(json.dumps(results[lineno]))
-    if bad:
-        raise typer.Exit(EXIT_INVALID)
+    _write_results(order, results)
 
 
 @app.command("demo")
