@@ -374,7 +374,7 @@ devnet_app = typer.Typer(help="A local anvil devnet with persisted state.", no_a
 app.add_typer(devnet_app, name="devnet")
 
 
-def _devnet_file(data_dir: Path) -> Path:  # noqa: E302
+def _devnet_file(data_dir: Path) -> Path:
     return data_dir / "devnet.json"
 
 
@@ -460,7 +460,7 @@ def mint_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Pin FILE and its ERC-721 metadata, then mint its ownership token."""
-    from nftreg.chain import Chain, Registry
+    from nftreg.chain import Registry
     from nftreg.cid import content_hash
     from nftreg.ipfs import open_store
     from nftreg.metadata import build_metadata, canonical_json
@@ -471,15 +471,9 @@ def mint_cmd(
             _fail(f"--attr {a!r}: expected key=value")
         k, v = a.split("=", 1)
         attrs.append({"trait_type": k, "value": v})
-    url = rpc_url or ((_devnet_info(data_dir) or {}).get("url")) or "anvil://"
-    key = None
-    if url.startswith("http") and not __import__("os").environ.get("NFTREG_PRIVATE_KEY") and _devnet_info(data_dir):
-        from nftreg.chain.anvil import ANVIL_DEV_KEY
-
-        key = ANVIL_DEV_KEY  # the local devnet's public development account
     h = content_hash(file)
     store = open_store(api=ipfs_api, data_dir=data_dir)
-    chain = Chain.connect(url, private_key=key, data_dir=data_dir)
+    chain = _connect(data_dir, rpc_url)
     try:
         registry = Registry.deploy_once(chain, data_dir / "registry.json")
         existing = registry.token_of_content(h)
