@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     max_verify_items: int = Field(default=100_000, gt=0)
     rate_limit_per_minute: int = Field(default=6000, ge=0)  # per client address; 0 turns it off
     tx_timeout_s: float = Field(default=60, gt=0)
+    rpc_timeout_s: float = Field(default=30, gt=0)  # one JSON-RPC request
+    # When a mint or anchor counts as final: this many blocks deep (the including block is 1)
+    # and at least this old. None picks per chain: 1 block on the in-process EVM; on anvil 1
+    # block and 3 s (it persists its state once a second, so a `kill -9` can drop the newest
+    # second of blocks); 12 blocks elsewhere.
+    finality_depth: int | None = Field(default=None, ge=1)
+    finality_age_s: float | None = Field(default=None, ge=0)
+    # the background pass that rebroadcasts signed writes and re-checks unfinal ones; 0 = off
+    reconcile_interval_s: float = Field(default=2.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

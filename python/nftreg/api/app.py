@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         own = service is None
         svc: RegistryService = service if service is not None else await run_in_threadpool(RegistryService, settings)
         app.state.service = svc
+        svc.start_background()
         app.state.auth = AuthService(svc.db, chain_id=svc.chain.chain_id, nonce_ttl_s=settings.nonce_ttl_s,
                                      session_ttl_s=settings.session_ttl_s, admin_api_key=settings.admin_api_key)
         try:

@@ -128,8 +128,21 @@ class Chain:
     def address(self) -> str:
         return self.signer.address
 
+    @property
+    def is_devnet(self) -> bool:
+        """A single-node development chain (in-process EVM, anvil, hardhat): blocks can vanish
+        on restart or `anvil_reorg`, but no other party reorganises it."""
+        if self.kind in ("tester", "anvil"):
+            return True
+        try:
+            version = str(self.w3.client_version).lower()
+        except Exception:  # noqa: BLE001 - an unknown node is treated as a real network
+            return False
+        return version.startswith(("anvil", "hardhat", "ganache"))
+
     @classmethod
-    def connect(cls, url: str, *, private_key: str | None = None, data_dir: str | os.PathLike[str] | None = None) -> Chain:
+    def connect(cls, url: str, *, private_key: str | None = None, data_dir: str | os.PathLike[str] | None = None,
+                rpc_timeout: float = 30) -> Chain:
         signer = load_signer(private_key)
         if url.startswith("tester://"):
             from eth_tester import EthereumTester, PyEVMBackend
@@ -147,12 +160,12 @@ class Chain:
             base = Path(data_dir) if data_dir else Path(os.environ.get("NFTREG_DATA_DIR", ".nftreg"))
             proc = AnvilProcess(base / "anvil")
             proc.start()
-            w3 = Web3(Web3.HTTPProvider(proc.url, request_kwargs={"timeout": 30}))
+            w3 = Web3(Web3.HTTPProvider(proc.url, request_kwargs={"timeout": rpc_timeout}))
             return cls(w3, signer or Signer(Account.from_key(ANVIL_DEV_KEY)), anvil=proc, kind="anvil")
         if url.startswith(("http://", "https://")):
             if signer is None:
                 raise ConfigError("an RPC chain needs a key: NFTREG_PRIVATE_KEY or NFTREG_KEYSTORE")
-            return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})), signer, kind="rpc")
+            return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": rpc_timeout})), signer, kind="rpc")
         raise ConfigError(f"unknown chain URL {url!r}: use tester://, anvil:// or http(s)://")
 
     def close(self) -> None:
@@ -233,12 +246,16 @@ class Chain:
             return dict(self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
+        except OSError as e:  # requests' errors are OSErrors: unreachable, reset, timed out
+            raise ChainError(f"RPC unreachable while reading a receipt: {e}") from None
 
     def wait_receipt(self, tx_hash: str, *, timeout: float = 30) -> dict[str, Any]:
         try:
             receipt = dict(self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05))
         except TimeExhausted:
             raise ChainError(f"no receipt for {tx_hash} within {timeout} s") from None
+        except OSError as e:
+            raise ChainError(f"RPC unreachable while waiting for {tx_hash}: {e}") from None
         if receipt.get("status") != 1:
             raise self._revert_of(tx_hash, receipt)
         return receipt

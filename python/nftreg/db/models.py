@@ -55,6 +55,8 @@ class Asset(Base):
     media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending|minted|failed
+    # minted and deep enough (confirmations and age) that a reorg or devnet restart cannot undo it
+    final: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
@@ -75,9 +77,13 @@ class OutboxTx(Base):
     nonce: Mapped[int] = mapped_column(BigInteger, nullable=False)
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="signed")  # signed|sent|confirmed|failed
+    # signed -> confirmed (in a block) -> final (deep enough); confirmed -> signed again when a
+    # reorg or a devnet restart drops the block; failed when reverted or the nonce went elsewhere
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="signed", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    mined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # first seen in a block
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
@@ -123,6 +129,7 @@ class Batch(Base):
     tree_cid: Mapped[str] = mapped_column(String(128), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending|anchored|failed
+    final: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)

@@ -11,17 +11,19 @@ nonce, so a write can land at most once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
@@ -47,6 +49,8 @@ from nftreg.signatures import (
 )
 
 __all__ = ["RegistryService"]
+
+log = logging.getLogger("nftreg.service")
 
 _INT64, _INT32 = 2**63, 2**31
 
@@ -79,7 +83,8 @@ def _cid(v: str, what: str) -> str:
 def asset_view(a: Asset) -> dict[str, Any]:
     return {"token_id": a.token_id, "owner": a.owner, "content_hash": a.content_hash, "asset_cid": a.asset_cid,
             "metadata_cid": a.metadata_cid, "token_uri": f"ipfs://{a.metadata_cid}", "media_type": a.media_type,
-            "size": a.size, "status": a.status, "tx_hash": a.tx_hash, "block_number": a.block_number}
+            "size": a.size, "status": a.status, "final": bool(a.final), "tx_hash": a.tx_hash,
+            "block_number": a.block_number}
 
 
 class RegistryService:
@@ -101,7 +106,13 @@ class RegistryService:
         # nonce order must equal broadcast order, and the in-process EVM is not thread-safe
         self._send_lock = threading.RLock()
         self._io: AbstractContextManager[Any] = self._send_lock if self.chain.kind == "tester" else nullcontext()
-        self._next_nonce: int | None = None
+        self._reconcile_lock = threading.Lock()
+        devnet = self.chain.is_devnet
+        self._finality_depth = settings.finality_depth or (1 if devnet else 12)
+        self._finality_age_s = (settings.finality_age_s if settings.finality_age_s is not None
+                                else 3.0 if devnet and self.chain.kind != "tester" else 0.0)
+        self._bg: threading.Thread | None = None
+        self._stop = threading.Event()
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
         self._trees_lock = threading.Lock()
@@ -109,15 +120,40 @@ class RegistryService:
         self.reconcile()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._bg is not None:
+            self._bg.join(timeout=30)
         self.db.dispose()
         if self._own_chain:
             self.chain.close()
 
     # -- outbox ------------------------------------------------------------------------------
+    @contextmanager
+    def _rpc(self, what: str) -> Iterator[None]:
+        """Serialise access to the in-process EVM and turn transport failures (requests'
+        errors are OSErrors) into ChainError, which the API reports as 503."""
+        with self._io:
+            try:
+                yield
+            except ChainError:
+                raise
+            except OSError as e:
+                raise ChainError(f"RPC unreachable ({what}): {e}") from None
+
+    def _failpoint(self, point: str) -> None:
+        """Fault injection for the test suite, honoured only with NFTREG_ENV=test: when
+        NFTREG_TEST_CRASH_AT names this point (e.g. ``mint:after_sign``) the process dies here
+        as under ``kill -9`` (or raises _SimulatedCrash with NFTREG_TEST_CRASH_MODE=raise)."""
+        if self.settings.env != "test" or os.environ.get("NFTREG_TEST_CRASH_AT") != point:
+            return
+        if os.environ.get("NFTREG_TEST_CRASH_MODE") == "raise":
+            raise _SimulatedCrash(point)
+        os._exit(137)
+
     def _prepare(self, tx: dict[str, Any]) -> dict[str, Any]:
         """Gas and fees, outside the send lock: they do not depend on the nonce, and the
         estimate doubles as a dry run (ContentAlreadyRegistered surfaces here)."""
-        with self._io:
+        with self._rpc("gas and fees"):
             gas = int(self.chain.estimate_gas(tx) * 1.25) + 20_000
             now = time.monotonic()
             if self._fees is None or now - self._fees[0] > 2.0:
@@ -129,49 +165,63 @@ class RegistryService:
         return {**tx, "to": tx["to"], "data": tx["data"], "value": 0, "chainId": self.chain.chain_id, "gas": gas,
                 **self._fees[1]}
 
-    def _sign(self, tx: dict[str, Any]) -> SignedTx:
-        """Sign with the next nonce; called under the send lock. The nonce is the larger of our
-        own counter and the chain's pending count, so writes made through the same key
-        elsewhere (deploys, the CLI) are never collided with."""
-        if "gas" not in tx:
-            tx = self._prepare(tx)
-        with self._io:
+    def _nonce(self) -> int:
+        """The next nonce: past both the chain's pending count and every nonce the outbox has
+        ever signed. A signed row whose bytes have not reached the node yet keeps its nonce
+        (the reconciler delivers it), so a failed broadcast never leads to a second nonce for
+        one write, and the outbox's unique (chain, sender, nonce) makes replicas that share
+        the database take turns instead of colliding."""
+        with self._rpc("nonce"):
             pending = int(self.chain.w3.eth.get_transaction_count(Web3.to_checksum_address(self.chain.address),
                                                                   "pending"))
-        nonce = pending if self._next_nonce is None else max(self._next_nonce, pending)
-        signed = self.chain.signer.account.sign_transaction({**tx, "nonce": nonce})
-        self._next_nonce = nonce + 1
-        return SignedTx(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, self.chain.address)
+        with self.db.read() as s:
+            top = s.scalar(select(func.max(OutboxTx.nonce)).where(OutboxTx.chain_id == self.chain.chain_id,
+                                                                 OutboxTx.sender == self.chain.address))
+        return max(pending, -1 if top is None else int(top) + 1)
 
     def _sign_and_record(self, kind: str, intent: dict[str, Any], tx: dict[str, Any], link: Any) -> OutboxTx:
         """Sign, commit the outbox row, then broadcast. Called under the send lock."""
-        signed = self._sign(tx)
-        ob = OutboxTx(kind=kind, intent=json.dumps(intent), chain_id=self.chain.chain_id, sender=signed.sender,
-                      nonce=signed.nonce, raw_tx=signed.raw, tx_hash=signed.hash, status="signed")
-        try:
-            with self.db.write() as s:
-                s.add(ob)
-                s.flush()
-                link(s, ob)
-        except Exception:
-            # the bytes never left the process: forget the nonce so the next write reuses it
-            self._next_nonce = None
-            raise
-        if os.environ.get("NFTREG_TEST_CRASH_BEFORE_BROADCAST") == kind:
-            raise _SimulatedCrash()
+        if "gas" not in tx:
+            tx = self._prepare(tx)
+        self._failpoint(f"{kind}:before_sign")
+        for attempt in range(8):
+            nonce = self._nonce()
+            signed = self.chain.signer.account.sign_transaction({**tx, "nonce": nonce})
+            ob = OutboxTx(kind=kind, intent=json.dumps(intent), chain_id=self.chain.chain_id,
+                          sender=self.chain.address, nonce=nonce, raw_tx=bytes(signed.raw_transaction),
+                          tx_hash="0x" + bytes(signed.hash).hex(), status="signed")
+            try:
+                with self.db.write() as s:
+                    s.add(ob)
+                    s.flush()
+                    link(s, ob)
+                break
+            except IntegrityError as e:
+                # another replica signed this nonce first: its row is committed, take the next
+                if attempt == 7 or "nonce" not in str(e.orig).lower():
+                    raise
+        self._failpoint(f"{kind}:after_sign")
         self._broadcast(ob)
+        self._failpoint(f"{kind}:after_broadcast")
         return ob
 
-    def _broadcast(self, ob: OutboxTx) -> None:
-        try:
-            self.chain.broadcast(SignedTx(ob.raw_tx, ob.tx_hash, ob.nonce, ob.sender))
-        except ChainError as e:
-            self._next_nonce = None  # resync with the chain's pending count before the next write
-            if "already used by another transaction" in str(e):
-                self._fail(ob.id, str(e))
-            raise
-        # 'signed' and 'sent' reconcile alike (look up by hash, else rebroadcast), so the
-        # status is not updated here: one commit less while the send lock is held
+    def _broadcast(self, ob: OutboxTx, *, attempts: int = 3) -> None:
+        """Send the row's raw bytes; on a transport failure retry the very same bytes. The row
+        stays 'signed' either way: 'signed' means "look it up by hash, else send again"."""
+        for i in range(attempts):
+            try:
+                with self._io:
+                    self.chain.broadcast(SignedTx(ob.raw_tx, ob.tx_hash, ob.nonce, ob.sender))
+                return
+            except ContractRevert:
+                raise
+            except ChainError as e:
+                if "already used by another transaction" in str(e):
+                    self._fail(ob.id, str(e))
+                    raise
+                if i == attempts - 1 or "unreachable" not in str(e):
+                    raise
+                time.sleep(0.25 * 2**i)
 
     def _fail(self, outbox_id: int, error: str) -> None:
         with self.db.write() as s:
@@ -185,21 +235,47 @@ class RegistryService:
             for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
                 s.delete(b)
 
-    def _finalize(self, outbox_id: int, receipt: dict[str, Any]) -> None:
+    def _is_final(self, block: int, mined_at: Any, head: int) -> bool:
+        return (head - block + 1 >= self._finality_depth
+                and (utcnow() - aware(mined_at)).total_seconds() >= self._finality_age_s)
+
+    def _finalize(self, outbox_id: int, receipt: dict[str, Any], head: int | None = None) -> None:
+        """Record the block a write landed in (again, after a reorg moved it)."""
         with self._io:
             token_ids = self.registry.minted_token_ids(receipt)
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
         block = int(receipt["blockNumber"])
+        block_hash = "0x" + bytes(receipt["blockHash"]).hex()
         with self.db.write() as s:
             ob = s.get(OutboxTx, outbox_id)
             assert ob is not None
-            ob.status, ob.block_number, ob.updated_at = "confirmed", block, utcnow()
+            if ob.mined_at is None or ob.block_hash != block_hash:
+                ob.mined_at = utcnow()
+            final = self._is_final(block, ob.mined_at, block if head is None else max(head, block))
+            ob.status = "final" if final else "confirmed"
+            ob.block_number, ob.block_hash, ob.updated_at = block, block_hash, utcnow()
             for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
-                a.status, a.tx_hash, a.block_number = "minted", tx_hash, block
-                if token_ids:
+                if token_ids and a.token_id != token_ids[0]:
+                    # a row still holding this id lost its block to a reorg; the reconciler
+                    # will find its receipt gone and send it again
+                    s.execute(update(Asset).where(Asset.token_id == token_ids[0], Asset.id != a.id)
+                              .values(token_id=None, status="pending", final=False))
                     a.token_id = token_ids[0]
+                a.status, a.tx_hash, a.block_number, a.final = "minted", tx_hash, block, final
             for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
-                b.status, b.tx_hash, b.block_number = "anchored", tx_hash, block
+                b.status, b.tx_hash, b.block_number, b.final = "anchored", tx_hash, block, final
+
+    def _demote(self, outbox_id: int) -> None:
+        """The block that held this write is gone (reorg, devnet restart): back to 'signed' so it
+        is sent again with the same bytes; nothing about it is shown as minted meanwhile."""
+        with self.db.write() as s:
+            ob = s.get(OutboxTx, outbox_id)
+            assert ob is not None
+            ob.status, ob.block_number, ob.block_hash, ob.mined_at, ob.updated_at = "signed", None, None, None, utcnow()
+            for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
+                a.status, a.token_id, a.block_number, a.final = "pending", None, None, False
+            for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
+                b.status, b.block_number, b.final = "pending", None, False
 
     def _await(self, ob: OutboxTx) -> dict[str, Any]:
         try:
@@ -208,47 +284,93 @@ class RegistryService:
         except ContractRevert as e:
             self._fail(ob.id, str(e))
             raise
+        self._failpoint(f"{ob.kind}:after_receipt")
         self._finalize(ob.id, receipt)
         return receipt
 
-    def reconcile(self) -> dict[str, int]:
-        """Finish every write that was signed but not confirmed: look it up by hash, else
-        rebroadcast the same raw bytes. Returns counts by outcome."""
-        counts = {"confirmed": 0, "failed": 0, "pending": 0, "released": 0}
-        # A reservation with no outbox row was made by a request whose process died before it
-        # signed anything: no transaction exists, so releasing it lets the client's retry (same
-        # Idempotency-Key) register the asset. Only rows older than this process are touched.
-        with self.db.write() as s:
-            orphans = list(s.scalars(select(Asset).where(Asset.status == "pending", Asset.outbox_id.is_(None),
-                                                         Asset.created_at < self._started_at)))
-            for a in orphans:
-                s.delete(a)
-            counts["released"] = len(orphans)
-        with self.db.read() as s:
-            pending = list(s.scalars(select(OutboxTx).where(OutboxTx.status.in_(("signed", "sent")),
-                                                            OutboxTx.chain_id == self.chain.chain_id)
-                                     .order_by(OutboxTx.nonce)))
-        for ob in pending:
-            with self._io:
-                receipt = self.chain.receipt(ob.tx_hash)
+    def reconcile(self, *, wait: bool = True) -> dict[str, int]:
+        """One pass over every write that is not final yet: a signed one is looked up by hash and
+        otherwise sent again with the same raw bytes; a confirmed one whose receipt vanished
+        (reorg, devnet restart) goes back to signed and is sent again; one deep and old enough
+        becomes final. With ``wait`` (start-up) the pass waits for receipts of what it sent.
+        Returns counts by outcome."""
+        counts = {"confirmed": 0, "failed": 0, "pending": 0, "released": 0, "reorged": 0, "final": 0}
+        with self._reconcile_lock:
+            # A reservation with no outbox row was made by a request whose process died before
+            # it signed anything: no transaction exists, so releasing it lets the client's retry
+            # register the work. Only rows older than this process are touched.
+            with self.db.write() as s:
+                for model in (Asset, Batch):
+                    orphans = list(s.scalars(select(model).where(model.status == "pending", model.outbox_id.is_(None),
+                                                                 model.created_at < self._started_at)))
+                    for o in orphans:
+                        s.delete(o)
+                    counts["released"] += len(orphans)
+            with self.db.read() as s:
+                rows = list(s.scalars(select(OutboxTx).where(OutboxTx.status.in_(("signed", "sent", "confirmed")),
+                                                             OutboxTx.chain_id == self.chain.chain_id)
+                                      .order_by(OutboxTx.nonce)))
+            if not rows:
+                return counts
             try:
-                if receipt is None:
-                    with self._send_lock:
-                        self._broadcast(ob)
-                if receipt is not None and receipt.get("status") != 1:
-                    self._fail(ob.id, "transaction reverted")
-                    counts["failed"] += 1
-                    continue
-                self._await(ob)
-                counts["confirmed"] += 1
-            except ContractRevert:
-                counts["failed"] += 1
+                with self._rpc("head"):
+                    head = int(self.chain.w3.eth.block_number)
             except ChainError:
-                counts["pending"] += 1
-        if pending:
-            self.chain.reset_nonces()
-            self._next_nonce = None
+                counts["pending"] = len(rows)
+                return counts
+            for ob in rows:
+                try:
+                    outcome = self._reconcile_one(ob, head, wait=wait)
+                except ContractRevert:
+                    outcome = "failed"
+                except ChainError:
+                    outcome = "pending"
+                if outcome:
+                    counts[outcome] += 1
         return counts
+
+    def _reconcile_one(self, ob: OutboxTx, head: int, *, wait: bool) -> str | None:
+        with self._rpc("receipt"):
+            receipt = self.chain.receipt(ob.tx_hash)
+        outcome = None
+        if receipt is None:
+            if ob.status == "confirmed":
+                self._demote(ob.id)
+                outcome = "reorged"
+            with self._send_lock:
+                self._broadcast(ob, attempts=1)
+            if not wait:
+                return outcome or "pending"
+            self._await(ob)
+            return outcome or "confirmed"
+        if receipt.get("status") != 1:
+            self._fail(ob.id, "transaction reverted")
+            return "failed"
+        block_hash = "0x" + bytes(receipt["blockHash"]).hex()
+        if ob.status != "confirmed" or ob.block_hash != block_hash:
+            self._finalize(ob.id, receipt, head)
+            return "confirmed"
+        if ob.mined_at is not None and self._is_final(int(receipt["blockNumber"]), ob.mined_at, head):
+            self._finalize(ob.id, receipt, head)
+            return "final"
+        return None
+
+    def start_background(self) -> None:
+        """Run ``reconcile(wait=False)`` every ``reconcile_interval_s`` in a daemon thread, so
+        writes whose broadcast failed, or whose block a reorg dropped, are finished without a
+        restart. Idempotent."""
+        if self.settings.reconcile_interval_s <= 0 or self._bg is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.settings.reconcile_interval_s):
+                try:
+                    self.reconcile(wait=False)
+                except Exception:  # noqa: BLE001 - a failed pass is retried on the next tick
+                    log.exception("background reconcile pass failed")
+
+        self._bg = threading.Thread(target=loop, name="nftreg-reconcile", daemon=True)
+        self._bg.start()
 
     # -- assets ------------------------------------------------------------------------------
     def mint(self, *, owner: str, metadata: dict[str, Any], upload_path: str | None = None,
@@ -277,7 +399,9 @@ class RegistryService:
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
 
-        self._reserve_asset(ch, owner, asset_cid, metadata_cid, media_type, size)
+        resume = self._reserve_asset(ch, owner, asset_cid, metadata_cid, media_type, size)
+        if resume is not None:
+            return self._resume_mint(ch, resume)
         try:
             tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
             with self._send_lock:
@@ -309,10 +433,29 @@ class RegistryService:
             raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
-        return self.get_asset_by_hash(ch)
+        return self.get_asset_by_hash(ch, fresh=False)
+
+    def _resume_mint(self, ch: str, outbox_id: int) -> dict[str, Any]:
+        """The same mint (content, owner, metadata) was signed by an earlier request that did not
+        see it through (crash, RPC failure): send those bytes again and wait for them."""
+        with self.db.read() as s:
+            ob = s.get(OutboxTx, outbox_id)
+        assert ob is not None
+        try:
+            if ob.status == "signed":
+                with self._send_lock:
+                    self._broadcast(ob)
+            self._await(ob)
+        except ContractRevert as e:
+            raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
+        except ChainError as e:
+            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
+        return self.get_asset_by_hash(ch, fresh=False)
 
     def _reserve_asset(self, ch: str, owner: str, asset_cid: str | None, metadata_cid: str,
-                       media_type: str | None, size: int | None) -> None:
+                       media_type: str | None, size: int | None) -> int | None:
+        """Claim the content hash for this request. Returns None when claimed, or the outbox id
+        of an identical mint that is signed but not yet in a block (to be resumed)."""
         try:
             with self.db.write() as s:
                 existing = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
@@ -327,7 +470,11 @@ class RegistryService:
             if existing.token_id is not None:
                 raise Conflict(f"content hash {ch} is already registered as token {existing.token_id}",
                                token_id=existing.token_id)
+            if (existing.outbox_id is not None and existing.owner == owner
+                    and existing.metadata_cid == metadata_cid):
+                return existing.outbox_id
             raise Conflict(f"content hash {ch} is being registered by another request", token_id=None)
+        return None
 
     def _release_asset(self, ch: str) -> None:
         with self.db.write() as s:
@@ -335,21 +482,41 @@ class RegistryService:
             if a is not None and a.status == "pending" and a.outbox_id is None:
                 s.delete(a)
 
-    def get_asset_by_hash(self, ch: str) -> dict[str, Any]:
+    def _recheck(self, a: Asset) -> bool:
+        """A minted but not yet final row is checked against the chain before it is shown, so
+        a mint whose block a reorg or devnet restart dropped reads as pending at once."""
+        if a.status != "minted" or a.final or a.outbox_id is None:
+            return False
         with self.db.read() as s:
-            a = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
-        if a is None:
-            raise NotFound(f"no asset with content hash {ch}")
+            ob = s.get(OutboxTx, a.outbox_id)
+        if ob is None or ob.status not in ("confirmed", "signed"):
+            return False
+        try:
+            with self._rpc("head"):
+                head = int(self.chain.w3.eth.block_number)
+            self._reconcile_one(ob, head, wait=False)
+        except ChainError:
+            pass  # shown as last known; the background pass retries
+        return True
+
+    def _asset_where(self, cond: Any, missing: str, fresh: bool) -> dict[str, Any]:
+        for _ in range(2):
+            with self.db.read() as s:
+                a = s.scalars(select(Asset).where(cond)).one_or_none()
+            if a is None:
+                raise NotFound(missing)
+            if not (fresh and self._recheck(a)):
+                break
+            fresh = False
         return asset_view(a)
+
+    def get_asset_by_hash(self, ch: str, *, fresh: bool = True) -> dict[str, Any]:
+        return self._asset_where(Asset.content_hash == ch, f"no asset with content hash {ch}", fresh)
 
     def get_asset(self, token_id: int) -> dict[str, Any]:
         if not 0 <= token_id < _INT64:  # the index's column is 64-bit; nftreg's ids are sequential
             raise NotFound(f"no token {token_id} in the index")
-        with self.db.read() as s:
-            a = s.scalars(select(Asset).where(Asset.token_id == token_id)).one_or_none()
-        if a is None:
-            raise NotFound(f"no token {token_id} in the index")
-        return asset_view(a)
+        return self._asset_where(Asset.token_id == token_id, f"no token {token_id} in the index", True)
 
     def list_assets(self, *, owner: str | None, content_hash: str | None, after: int, limit: int) -> list[dict[str, Any]]:
         q = select(Asset).where(Asset.status == "minted", Asset.token_id > max(-1, min(after, _INT64 - 1)))
@@ -432,7 +599,8 @@ class RegistryService:
         if b is None:
             raise NotFound(f"no batch {batch_id}")
         return {"id": b.id, "root": b.root, "tree_cid": b.tree_cid, "size": b.size, "status": b.status,
-                "tx_hash": b.tx_hash, "block_number": b.block_number, "leaf_encoding": CLAIM_LEAF_ENCODING}
+                "final": bool(b.final), "tx_hash": b.tx_hash, "block_number": b.block_number,
+                "leaf_encoding": CLAIM_LEAF_ENCODING}
 
     def _tree(self, batch_id: int) -> StandardMerkleTree:
         with self._trees_lock:
@@ -573,8 +741,9 @@ class RegistryService:
     # -- index -------------------------------------------------------------------------------
     def reindex(self) -> int:
         """Rebuild the asset index from Registered and Transfer events; returns tokens seen."""
-        with self._io:
+        with self._rpc("events"):
             events = self.registry.events(0, "latest")
+            head = int(self.chain.w3.eth.block_number)
         seen = 0
         with self.db.write() as s:
             for ev in events:
@@ -586,6 +755,8 @@ class RegistryService:
                         a = Asset(content_hash=ch, owner=ev.args["owner"], metadata_cid=ev.args["metadataCid"])
                         s.add(a)
                     a.token_id, a.status, a.tx_hash, a.block_number = tid, "minted", ev.tx_hash, ev.block_number
+                    # events carry no time of their own: finality here is by depth alone
+                    a.final = head - ev.block_number + 1 >= self._finality_depth
                     seen += 1
                 elif ev.name == "Transfer":
                     s.flush()
@@ -625,4 +796,5 @@ def _message_bytes(it: dict[str, Any]) -> bytes:
 
 
 class _SimulatedCrash(BaseException):
-    """Test hook (NFTREG_TEST_CRASH_BEFORE_BROADCAST): the process 'dies' after the outbox commit."""
+    """Test hook (NFTREG_TEST_CRASH_AT with NFTREG_TEST_CRASH_MODE=raise): the process 'dies'
+    at the named point without unwinding through the service's error handling."""

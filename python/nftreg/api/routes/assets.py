@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from nftreg.api.deps import (
     ApiKeyHeader,
@@ -40,7 +40,8 @@ class AssetOut(BaseModel):
     token_uri: str
     media_type: str | None
     size: int | None
-    status: str
+    status: str = Field(description="pending (signed, not in a block) | minted (in a block)")
+    final: bool = Field(description="minted and deep/old enough that a reorg or devnet restart cannot undo it")
     tx_hash: str | None
     block_number: int | None
 
