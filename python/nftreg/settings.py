@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     rpc_timeout_s: float = Field(default=30, gt=0)  # one JSON-RPC request
     # When a mint or anchor counts as final: this many blocks deep (the including block is 1)
     # and at least this old. None picks per chain: 1 block on the in-process EVM; on anvil 1
-    # block and 3 s (it persists its state once a second, so a `kill -9` can drop the newest
-    # second of blocks); 12 blocks elsewhere.
+    # block and 5 s (it persists its state once a second and a `kill -9` mid-write falls back
+    # to the checkpoint taken a second before, so the newest ~2 s of blocks can vanish); 12
+    # blocks elsewhere.
     finality_depth: int | None = Field(default=None, ge=1)
     finality_age_s: float | None = Field(default=None, ge=0)
     # the background pass that rebroadcasts signed writes and re-checks unfinal ones; 0 = off

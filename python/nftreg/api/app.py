@@ -19,6 +19,22 @@ from nftreg.settings import Settings
 __all__ = ["create_app"]
 
 
+class _ReconcileCollector:
+    """Outbox reconcile outcomes since start (rebroadcasts, reorged writes, finality)."""
+
+    def __init__(self, svc: RegistryService):
+        self.svc = svc
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        c = CounterMetricFamily("nftreg_reconcile_outcomes", "Outbox reconcile outcomes since start",
+                                labels=["outcome"])
+        for outcome, n in sorted(self.svc.reconcile_totals.items()):
+            c.add_metric([outcome], n)
+        yield c
+
+
 def create_app(settings: Settings | None = None, *, service: RegistryService | None = None) -> FastAPI:
     """The REST app. The registry service (chain, content store, database) starts in the
     lifespan unless one is handed in."""
@@ -32,6 +48,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         svc: RegistryService = service if service is not None else await run_in_threadpool(RegistryService, settings)
         app.state.service = svc
         svc.start_background()
+        app.state.metrics.register(_ReconcileCollector(svc))
         app.state.auth = AuthService(svc.db, chain_id=svc.chain.chain_id, nonce_ttl_s=settings.nonce_ttl_s,
                                      session_ttl_s=settings.session_ttl_s, admin_api_key=settings.admin_api_key)
         try:

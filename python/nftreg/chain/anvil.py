@@ -3,12 +3,14 @@ is persisted under a data directory and survives graceful and `kill -9` restarts
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -53,12 +55,49 @@ class AnvilProcess:
         self.chain_id = chain_id
         self.block_time = block_time
         self.proc: subprocess.Popen[bytes] | None = None
+        # anvil rewrites --state in place once a second; a kill -9 in the middle of a write
+        # leaves it truncated and anvil refuses to start. A copy of the last state that parsed
+        # is kept beside it (written atomically) and restored in that case.
+        self.good_state = self.state_dir / "state.good.json"
+        self._checkpoints: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._checkpoint_lock = threading.Lock()
+        self.restored_from_checkpoint = 0
+
+    def _checkpoint(self) -> bool:
+        """Copy state.json to state.good.json if it is complete JSON. Returns whether it was."""
+        with self._checkpoint_lock:
+            try:
+                data = self.state_file.read_bytes()
+                json.loads(data)
+            except (OSError, ValueError):
+                return False
+            tmp = self.good_state.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, self.good_state)
+            return True
+
+    def _recover_state(self) -> None:
+        if not self.state_file.exists() or self._checkpoint():
+            return
+        if self.good_state.exists():
+            os.replace(self.state_file, self.state_dir / "state.corrupt.json")
+            self.state_file.write_bytes(self.good_state.read_bytes())
+            self.restored_from_checkpoint += 1
+        else:
+            raise ChainError(f"{self.state_file} is not valid JSON (anvil was killed while writing it) "
+                             "and there is no earlier checkpoint to restore")
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self._checkpoint()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
+        self._recover_state()
         args = [anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
                 "--state", str(self.state_file), "--state-interval", "1", "--silent"]
         if self.block_time:
@@ -71,12 +110,18 @@ class AnvilProcess:
                 raise ChainError(f"anvil exited with {self.proc.returncode}; see {self.state_dir / 'anvil.log'}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    self._stop.clear()
+                    if self._checkpoints is None or not self._checkpoints.is_alive():
+                        self._checkpoints = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                                             name="anvil-state-checkpoint")
+                        self._checkpoints.start()
                     return
             except OSError:
                 time.sleep(0.05)
         raise ChainError(f"anvil did not open port {self.port} within {timeout} s")
 
     def stop(self, *, kill: bool = False) -> None:
+        self._stop.set()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:

@@ -16,7 +16,7 @@ import os
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
@@ -96,7 +96,7 @@ class RegistryService:
         upgrade(self.db)
         self._own_chain = chain is None
         self.chain = chain or Chain.connect(settings.rpc_url, private_key=settings.private_key,
-                                            data_dir=settings.data_dir)
+                                            data_dir=settings.data_dir, rpc_timeout=settings.rpc_timeout_s)
         if settings.registry_address:
             self.registry = Registry.at(self.chain, settings.registry_address)
         else:
@@ -110,8 +110,9 @@ class RegistryService:
         devnet = self.chain.is_devnet
         self._finality_depth = settings.finality_depth or (1 if devnet else 12)
         self._finality_age_s = (settings.finality_age_s if settings.finality_age_s is not None
-                                else 3.0 if devnet and self.chain.kind != "tester" else 0.0)
+                                else 5.0 if devnet and self.chain.kind != "tester" else 0.0)
         self._bg: threading.Thread | None = None
+        self.reconcile_totals: Counter[str] = Counter()  # outcomes since start, for /metrics and tests
         self._stop = threading.Event()
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
@@ -327,6 +328,7 @@ class RegistryService:
                     outcome = "pending"
                 if outcome:
                     counts[outcome] += 1
+                    self.reconcile_totals[outcome] += 1
         return counts
 
     def _reconcile_one(self, ob: OutboxTx, head: int, *, wait: bool) -> str | None:
@@ -494,7 +496,9 @@ class RegistryService:
         try:
             with self._rpc("head"):
                 head = int(self.chain.w3.eth.block_number)
-            self._reconcile_one(ob, head, wait=False)
+            outcome = self._reconcile_one(ob, head, wait=False)
+            if outcome:
+                self.reconcile_totals[outcome] += 1
         except ChainError:
             pass  # shown as last known; the background pass retries
         return True
