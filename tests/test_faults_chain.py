@@ -16,16 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from eth_account import Account
-from web3 import Web3
-
 from api_server import LiveServer
+from eth_account import Account
 from nftreg.chain import AnvilProcess, Chain, Registry
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.cid import cid_of, content_hash
 from nftreg.settings import Settings
 from rpc_proxy import FaultyRpcProxy, tx_nonce
 from test_faults import ADMIN, ServiceProcess, _mint_until_done
+from web3 import Web3
 
 pytestmark = pytest.mark.anvil
 
@@ -89,7 +88,7 @@ def test_rpc_errors_and_timeouts_during_send_retry_the_same_signed_tx(tmp_path):
                 key = _minter(srv.url)
                 proxy.enabled = True
                 n = 30
-                assets, owners, results, stats, ts = _mint_all(srv.url, key, n)
+                assets, owners, _results, stats, ts = _mint_all(srv.url, key, n)
                 for t in ts:
                     t.join()
                 proxy.enabled = False

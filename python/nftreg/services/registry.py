@@ -69,6 +69,9 @@ def _hex32(v: str, what: str) -> str:
 def _address(v: str, what: str = "owner") -> str:
     if not isinstance(v, str) or not Web3.is_address(v):
         raise Unprocessable(f"{what}: not an Ethereum address")
+    body = v[2:] if v[:2] in ("0x", "0X") else v
+    if body != body.lower() and body != body.upper() and not Web3.is_checksum_address(v):
+        raise Unprocessable(f"{what}: mixed-case address with a wrong EIP-55 checksum (a typo?)")
     return Web3.to_checksum_address(v)
 
 
@@ -368,7 +371,7 @@ class RegistryService:
             while not self._stop.wait(self.settings.reconcile_interval_s):
                 try:
                     self.reconcile(wait=False)
-                except Exception:  # noqa: BLE001 - a failed pass is retried on the next tick
+                except Exception:
                     log.exception("background reconcile pass failed")
 
         self._bg = threading.Thread(target=loop, name="nftreg-reconcile", daemon=True)
