@@ -17,28 +17,67 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import pydantic_core
 
 from nftreg import _core
 from nftreg.errors import InvalidInputError
 from nftreg.merkle import StandardMerkleTree
 
 __all__ = [
-    "CLAIM_LEAF_ENCODING",
     "CLAIM_FIELDS",
+    "CLAIM_LEAF_ENCODING",
     "ClaimError",
     "ClaimsReadResult",
-    "read_claims",
-    "parse_claim_lines",
     "build_claims_tree",
+    "parse_claim_lines",
+    "parse_json",
+    "read_claims",
 ]
 
 CLAIM_LEAF_ENCODING = ["address", "bytes32", "string"]
 CLAIM_FIELDS = ("owner", "content_hash", "metadata_cid")
 MAX_CID_LEN = 256
+MAX_JSON_DEPTH = 200  # the nesting limit of pydantic-core's parser; nothing nftreg reads comes close
+
+_AT = re.compile(r" at line (\d+) column (\d+)$")
+
+
+def parse_json(data: str | bytes) -> Any:
+    """JSON text from an untrusted client, as ``json.loads`` would give it, with its limits made
+    safe: nesting deeper than ``MAX_JSON_DEPTH``, integers of more than 4,300 digits, lone
+    surrogates and text that is not UTF-8 are refused with ``json.JSONDecodeError`` (a
+    ``ValueError``) naming the position.
+
+    ``json.loads`` itself is not safe here: importing web3/py_ecc raises the interpreter's
+    recursion limit to 100,000, so a few hundred KB of ``[`` recurse past the C stack and the
+    whole process dies with SIGSEGV; and an over-long integer raises a bare ValueError. The
+    parser of pydantic-core (jiter, already a dependency) has a fixed depth limit and is faster.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    try:
+        return pydantic_core.from_json(raw)
+    except ValueError as e:
+        msg, pos = str(e), 0
+        m = _AT.search(msg)
+        if m:
+            msg = msg[:m.start()]
+            line, col = int(m.group(1)), int(m.group(2))
+            start = 0
+            for _ in range(line - 1):
+                start = raw.find(b"\n", start) + 1
+            pos = max(0, start + col - 1)
+        if msg.startswith("recursion limit exceeded"):
+            msg = f"nested deeper than {MAX_JSON_DEPTH} levels"
+        elif msg == "number out of range":
+            msg = "number out of range (more than 4300 digits)"
+        doc = raw.decode("utf-8", "replace")
+        raise json.JSONDecodeError(msg, doc, min(pos, len(doc))) from None
 
 
 @dataclass(frozen=True)
@@ -98,10 +137,12 @@ def parse_claim_lines(lines: Iterable[tuple[int, Any]], result: ClaimsReadResult
 
 def _jsonl(stream: IO[str]) -> Iterator[tuple[int, Any]]:
     for lineno, line in enumerate(stream, 1):
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
         if not line.strip():
             continue
         try:
-            yield lineno, json.loads(line)
+            yield lineno, parse_json(line)
         except json.JSONDecodeError as e:
             yield lineno, _Bad(f"malformed JSON: {e.msg} at column {e.colno}")
 
@@ -117,11 +158,23 @@ def _csv(stream: IO[str]) -> Iterator[tuple[int, Any]]:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         return
+    except csv.Error as e:
+        raise InvalidInputError(f"CSV header (line 1) is malformed: {e}") from None
+    if header:
+        header[0] = header[0].removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
     missing = [f for f in CLAIM_FIELDS if f not in header]
     if missing:
         raise InvalidInputError(f"CSV header must name {', '.join(CLAIM_FIELDS)}; missing {', '.join(missing)}")
     idx = [header.index(f) for f in CLAIM_FIELDS]
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            # e.g. a field over the csv module's 128 KiB limit: that line is bad, the reader goes on
+            yield reader.line_num, _Bad(f"malformed CSV: {e}")
+            continue
         lineno = reader.line_num
         if not any(c.strip() for c in row):
             continue

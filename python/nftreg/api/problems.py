@@ -22,6 +22,14 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _msg(err: Any) -> str:
+    msg = str(err.get("msg"))
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "json_invalid" and ctx.get("error"):
+        msg += f" ({ctx['error']})"  # what is wrong, not only where
+    return msg
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, e: ServiceError) -> JSONResponse:
@@ -35,7 +43,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(map(str, err.get("loc", ()))), "msg": str(err.get("msg"))} for err in e.errors()]
+        errors = [{"loc": list(map(str, err.get("loc", ()))), "msg": _msg(err)} for err in e.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         return problem(422, "Unprocessable request", f"{'.'.join(first['loc'])}: {first['msg']}", errors=errors)
 

@@ -22,13 +22,15 @@ from nftreg.api.deps import (
     ServiceDep,
     SettingsDep,
 )
+from nftreg.api.jsonbody import JsonRoute
+from nftreg.claims import parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.metadata import build_metadata
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 from nftreg.services.sniff import sniff
 
-router = APIRouter(tags=["assets"])
+router = APIRouter(tags=["assets"], route_class=JsonRoute)
 
 
 class AssetOut(BaseModel):
@@ -66,7 +68,7 @@ def _caller(auth: Any, authorization: str | None, api_key: str | None) -> tuple[
 
 def _metadata(raw: str) -> dict[str, Any]:
     try:
-        m = json.loads(raw)
+        m = parse_json(raw)
     except json.JSONDecodeError as e:
         raise Unprocessable(f"metadata: not JSON ({e.msg} at position {e.pos})") from None
     if not isinstance(m, dict):

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, SettingsDep
+from nftreg.api.jsonbody import JsonRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=JsonRoute)
 
 
 class NonceOut(BaseModel):

@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, IdempotencyKey, ServiceDep
+from nftreg.api.jsonbody import JsonRoute
 from nftreg.services.errors import Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 
-router = APIRouter(tags=["batches"])
+router = APIRouter(tags=["batches"], route_class=JsonRoute)
 
 _BODY = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}, "example": "owner,content_hash,metadata_cid\n0x…,0x…,bafy…\n"},

@@ -11,11 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from nftreg import _core
 from nftreg.api.deps import ServiceDep
+from nftreg.api.jsonbody import JsonRoute
 from nftreg.errors import IpfsError
 from nftreg.services.errors import NotFound, Unprocessable
 from nftreg.services.sniff import sniff
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonRoute)
 
 
 @router.get("/healthz")
@@ -53,6 +54,13 @@ def gateway(cid: str, service: ServiceDep) -> StreamingResponse:
         yield first
         yield from chunks
 
-    return StreamingResponse(body(), media_type=sniff(first[:4096]),
-                             headers={"Cache-Control": "public, max-age=31536000, immutable",
-                                      "X-Content-Type-Options": "nosniff", "Etag": f'"{cid}"'})
+    media_type = sniff(first[:4096])
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff",
+               "Etag": f'"{cid}"'}
+    if media_type in _SCRIPTABLE:
+        # anyone may upload an SVG with <script>: opened from this origin it must not run
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
+
+
+_SCRIPTABLE = frozenset({"image/svg+xml", "application/xml"})

@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ServiceDep
+from nftreg.api.jsonbody import JsonRoute
 
-router = APIRouter(tags=["ownership"])
+router = APIRouter(tags=["ownership"], route_class=JsonRoute)
 
 
 class ChallengeIn(BaseModel):

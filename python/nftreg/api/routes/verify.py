@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from nftreg.api.deps import ServiceDep
-from nftreg.claims import CLAIM_LEAF_ENCODING
+from nftreg.api.jsonbody import JsonRoute
+from nftreg.claims import CLAIM_LEAF_ENCODING, parse_json
 from nftreg.services.errors import Unprocessable
 
-router = APIRouter(tags=["verify"])
+router = APIRouter(tags=["verify"], route_class=JsonRoute)
 
 _PROOFS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["root", "items"],
@@ -30,9 +31,9 @@ _SIGS = {"requestBody": {"required": True, "content": {"application/json": {"sch
 
 async def _json(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Unprocessable("request body is not JSON") from None
+        body = parse_json(await request.body())
+    except json.JSONDecodeError as e:
+        raise Unprocessable(f"request body is not JSON ({e.msg} at position {e.pos})") from None
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise Unprocessable("request body must be an object with an 'items' array")
     return body

@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, ServiceDep
+from nftreg.api.jsonbody import JsonRoute
 
-router = APIRouter(tags=["vouchers"])
+router = APIRouter(tags=["vouchers"], route_class=JsonRoute)
 
 
 class VoucherIn(BaseModel):
