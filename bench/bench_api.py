@@ -2,27 +2,35 @@
 p50/p99 latency, next to their in-process anchors (the same chain write without HTTP, DB and
 IPFS; the same verify_many call without HTTP and JSON) in one run.
 
-    .venv/bin/python bench/bench_api.py [--mints 200] [--proofs 100000] [--rpc anvil://]
+The server is `nftreg serve` in its own process (embedded defaults: managed anvil, embedded
+IPFS store, SQLite), as a deployment runs it; the load comes from this process over loopback.
+
+    .venv/bin/python bench/bench_api.py [--mints 400] [--threads 32] [--proofs 100000] [--batch 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import httpx
 
-from api_server import LiveServer
+from nftreg.chain import Chain
+from nftreg.chain.registry import Registry
 from nftreg.claims import CLAIM_LEAF_ENCODING
 from nftreg.merkle import StandardMerkleTree, verify_many
-from nftreg.settings import Settings
 
 KEY = "bench-admin-key-0123456789"
 
@@ -32,27 +40,62 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+@contextmanager
+def server(data_dir: str, rpc: str) -> Iterator[str]:
+    """`nftreg serve` in its own process; yields its base URL once /readyz says ready."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0",
+           "NFTREG_DATA_DIR": data_dir, "NFTREG_RPC_URL": rpc, "NFTREG_PORT": str(port)}
+    log = open(Path(data_dir) / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "nftreg", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("nftreg serve did not become ready: " + (Path(data_dir) / "server.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mints", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--mints", type=int, default=400)
+    ap.add_argument("--threads", type=int, default=32)
     ap.add_argument("--proofs", type=int, default=100_000)
     ap.add_argument("--rpc", default="anvil://")
     ap.add_argument("--batch", type=int, default=100_000)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        s = Settings(data_dir=d, rpc_url=a.rpc, env="test", admin_api_key=KEY, rate_limit_per_minute=0,
-                     max_upload_bytes=256 * 2**20)
-        with LiveServer(s) as srv, srv.client() as c:
-            reg = srv.service.registry
-            owner = srv.service.chain.address
-            # anchor: the same mint transaction, straight to the chain
+        # anchor: the same mint transaction straight to a chain of the same kind, serially
+        chain = Chain.connect(a.rpc, data_dir=Path(d) / "anchor")
+        try:
+            reg = Registry.deploy(chain)
+            owner = chain.address
             t0 = time.perf_counter()
             n_anchor = max(20, a.mints // 5)
             for _ in range(n_anchor):
                 reg.mint(owner, secrets.token_bytes(32), "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy")
             anchor_rate = n_anchor / (time.perf_counter() - t0)
-
+        finally:
+            chain.close()
+        (Path(d) / "srv").mkdir()
+        with server(str(Path(d) / "srv"), a.rpc) as url, httpx.Client(
+                base_url=url, timeout=300, limits=httpx.Limits(max_connections=a.threads + 4)) as c:
             def one(i: int) -> float:
                 t = time.perf_counter()
                 r = c.post("/v1/assets", data={"metadata": json.dumps({"name": f"bench {i}"}), "owner": owner},

@@ -38,7 +38,7 @@ def admin(srv):
     return {"X-API-Key": "test-admin-key-0123456789"}
 
 
-def sign_in(client, acct, *, domain=None, chain_id=None, nonce=None, expires=None):
+def sign_in(client, acct, *, domain=None, chain_id=None, nonce=None, expires=None, host_header=None):
     if nonce is None:
         nonce = client.post("/v1/auth/nonce").json()["nonce"]
     host = domain or client.base_url.netloc.decode()
@@ -48,7 +48,8 @@ def sign_in(client, acct, *, domain=None, chain_id=None, nonce=None, expires=Non
            f"Nonce: {nonce}\nIssued At: {now.isoformat()}\n"
            f"Expiration Time: {(expires or now + timedelta(minutes=5)).isoformat()}")
     sig = acct.sign_message(encode_defunct(text=msg)).signature.hex()
-    return client.post("/v1/auth/siwe", json={"message": msg, "signature": "0x" + sig.removeprefix("0x")})
+    return client.post("/v1/auth/siwe", json={"message": msg, "signature": "0x" + sig.removeprefix("0x")},
+                       headers={"Host": host_header} if host_header else None)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,10 @@ def mint(client, headers, data: bytes, meta: dict, key: str | None = None, **for
 def test_siwe_rules(client):
     acct = Account.create()
     assert sign_in(client, acct, domain="evil.example").status_code == 401
+    # a phishing site relaying a message signed for its own domain with a matching Host header:
+    # without NFTREG_SIWE_DOMAIN only a loopback Host is trusted
+    r = sign_in(client, acct, domain="evil.example", host_header="evil.example")
+    assert r.status_code == 401 and "NFTREG_SIWE_DOMAIN" in r.json()["detail"], r.text
     assert sign_in(client, acct, chain_id=client.chain_id + 1).status_code == 401
     assert sign_in(client, acct, nonce="notissued123").status_code == 401
     past = datetime.now(timezone.utc) - timedelta(minutes=1)
@@ -336,6 +341,10 @@ def test_settings_refuse_default_secret_outside_dev(tmp_path):
     with pytest.raises(ValidationError, match="built-in development key"):
         Settings(data_dir=tmp_path, env="prod")
     assert Settings(data_dir=tmp_path, env="dev").admin_api_key == DEV_ADMIN_KEY
+    with pytest.raises(ValidationError, match="NFTREG_SIWE_DOMAIN is required"):
+        Settings(data_dir=tmp_path, env="prod", admin_api_key="a-real-admin-key-0123456789")
+    assert Settings(data_dir=tmp_path, env="prod", admin_api_key="a-real-admin-key-0123456789",
+                    siwe_domain="registry.example.th").siwe_domain == "registry.example.th"
 
 
 def test_restart_on_the_same_data_dir_keeps_chain_index_and_content(tmp_path):

@@ -25,6 +25,7 @@ __all__ = [
     "StandardMerkleTree",
     "SimpleMerkleTree",
     "verify_many",
+    "verify_many_json",
     "leaf_hash",
     "abi_encode",
     "keccak256",
@@ -143,6 +144,16 @@ def verify_many(
     GIL released. A malformed value or proof gives ``False`` for that item only; mismatched
     lengths or a bad root/encoding raise ``InvalidInputError``."""
     return _core.verify_many(root, list(leaf_encoding), values, proofs)
+
+
+def verify_many_json(body: bytes, *, leaf_encoding: Sequence[str], max_items: int = 1 << 62) -> list[bool]:
+    """Verify a whole JSON proofs document in one call, without building Python objects:
+    ``{"root": "0x…", "leaf_encoding": [...] (optional, else ``leaf_encoding``), "items":
+    [{"value": [...], "proof": ["0x…", …]}, …]}`` (the body of ``POST /v1/verify/proofs``).
+    Parsing, hashing and folding run in Rust on all cores with the GIL released. A malformed
+    item gives ``False``; a malformed document, root or encoding, or more than ``max_items``
+    items, raises ``InvalidInputError``."""
+    return _core.verify_proofs_json(body, list(leaf_encoding), max_items)
 
 
 class _TreeBase:

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     ipfs_profile: str = "unixfs-v1-2025"
     database_url: str | None = None
     admin_api_key: str = Field(default=DEV_ADMIN_KEY, repr=False)
-    siwe_domain: str | None = None  # None: the Host header the request came in on
+    # the domain SIWE messages must name (host[:port] of the public site). Unset: only a loopback
+    # Host header the request came in on is accepted (dev/test on this machine); required in prod.
+    siwe_domain: str | None = None
     session_ttl_s: int = Field(default=3600, gt=0)
     nonce_ttl_s: int = Field(default=300, gt=0)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)  # assets and any other request body
@@ -68,6 +70,9 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> Settings:
         if self.env != "dev" and self.admin_api_key == DEV_ADMIN_KEY:
             raise ConfigError("NFTREG_ADMIN_API_KEY is the built-in development key; set a real one outside NFTREG_ENV=dev")
+        if self.env == "prod" and not self.siwe_domain:
+            raise ConfigError("NFTREG_SIWE_DOMAIN is required with NFTREG_ENV=prod (the domain sign-in messages "
+                              "must name; the request's Host header is trusted only on loopback)")
         if len(self.admin_api_key) < 16:
             raise ConfigError("NFTREG_ADMIN_API_KEY must be at least 16 characters")
         return self

@@ -35,7 +35,7 @@ from nftreg.db import Asset, Batch, Database, OutboxTx, OwnershipChallenge, upgr
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore, open_store
-from nftreg.merkle import StandardMerkleTree, verify_many
+from nftreg.merkle import StandardMerkleTree, verify_many, verify_many_json
 from nftreg.metadata import canonical_json
 from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
@@ -382,16 +382,18 @@ class RegistryService:
              content_hash: str | None = None, asset_cid: str | None = None, media_type: str | None = None,
              size: int | None = None) -> dict[str, Any]:
         owner = _address(owner)
+        if upload_path is not None:
+            ch = "0x" + sha256_of(upload_path).hex()
+        else:
+            if content_hash is None:
+                raise Unprocessable("send the asset file, or its content_hash for a private registration")
+            ch = _hex32(content_hash, "content_hash")
+            if asset_cid is not None:
+                _cid(asset_cid, "asset_cid")
+        self._refuse_registered(ch)  # before anything is pinned for a mint that cannot happen
         try:
             if upload_path is not None:
-                ch = "0x" + sha256_of(upload_path).hex()
                 asset_cid = self.store.add_file(upload_path)
-            else:
-                if content_hash is None:
-                    raise Unprocessable("send the asset file, or its content_hash for a private registration")
-                ch = _hex32(content_hash, "content_hash")
-                if asset_cid is not None:
-                    _cid(asset_cid, "asset_cid")
             meta = dict(metadata)
             meta.setdefault("properties", {})
             if isinstance(meta["properties"], dict):
@@ -439,6 +441,12 @@ class RegistryService:
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return self.get_asset_by_hash(ch, fresh=False)
+
+    def _refuse_registered(self, ch: str) -> None:
+        with self.db.read() as s:
+            tid = s.scalar(select(Asset.token_id).where(Asset.content_hash == ch))
+        if tid is not None:
+            raise Conflict(f"content hash {ch} is already registered as token {tid}", token_id=tid)
 
     def _resume_mint(self, ch: str, outbox_id: int) -> dict[str, Any]:
         """The same mint (content, owner, metadata) was signed by an earlier request that did not
@@ -647,6 +655,13 @@ class RegistryService:
             raise Unprocessable(f"at most {self.settings.max_verify_items} items per request")
         try:
             return verify_many(root, leaf_encoding, values, proofs)
+        except InvalidInputError as e:
+            raise Unprocessable(str(e)) from None
+
+    def verify_proofs_body(self, body: bytes) -> list[bool]:
+        """A whole ``/v1/verify/proofs`` JSON body, parsed and verified in Rust."""
+        try:
+            return verify_many_json(body, leaf_encoding=CLAIM_LEAF_ENCODING, max_items=self.settings.max_verify_items)
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
 

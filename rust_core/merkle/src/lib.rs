@@ -5,6 +5,7 @@
 pub mod abi;
 pub mod error;
 pub mod hash;
+pub mod json;
 pub mod tree;
 
 pub use error::{MerkleError, Result};

@@ -730,6 +730,22 @@ fn verify_many(
     Ok(implied.iter().zip(ok).map(|(h, good)| good && *h == root).collect())
 }
 
+/// Verify a whole JSON proofs request body (`{"root", "leaf_encoding"?, "items": [{"value",
+/// "proof"}]}`) with the GIL released: split, parse, hash and fold in parallel in Rust. One
+/// bool per item; a malformed item is `False`; a malformed body, root or encoding raises.
+#[pyfunction]
+fn verify_proofs_json(py: Python<'_>, body: &Bound<'_, PyAny>, default_encoding: Vec<String>, max_items: usize) -> PyResult<Vec<bool>> {
+    let owned;
+    let data: &[u8] = if let Ok(b) = body.downcast::<PyBytes>() {
+        b.as_bytes()
+    } else {
+        owned = crate::buffers::bytes_like(body, "body")?;
+        &owned
+    };
+    py.allow_threads(|| nftreg_merkle::json::verify_proofs_json(data, &default_encoding, max_items))
+        .map_err(|e| WrapMerkle(e).into())
+}
+
 #[pyfunction]
 fn keccak<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let d = crate::buffers::bytes_like(data, "data")?;
@@ -765,6 +781,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(process_proof, m)?)?;
     m.add_function(wrap_pyfunction!(process_multiproof, m)?)?;
     m.add_function(wrap_pyfunction!(verify_many, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_proofs_json, m)?)?;
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
     m.add_function(wrap_pyfunction!(keccak_permutations, m)?)?;
     m.add_function(wrap_pyfunction!(to_checksum_address, m)?)?;

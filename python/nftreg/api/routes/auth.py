@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, SettingsDep
 from nftreg.api.jsonbody import JsonRoute
+from nftreg.services.errors import Unauthorized
 
 router = APIRouter(tags=["auth"], route_class=JsonRoute)
 
@@ -44,9 +47,25 @@ def new_nonce(auth: AuthDep) -> NonceOut:
     return NonceOut(nonce=nonce, expires_at=exp.isoformat())
 
 
+def _loopback_host(host: str) -> str:
+    """Without NFTREG_SIWE_DOMAIN the expected domain is the Host header, but only when it names
+    this machine: otherwise a phishing site could relay a message signed for its own domain
+    with a matching forged Host header and get a session."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Unauthorized(f"SIWE: the server has no NFTREG_SIWE_DOMAIN and Host {host[:100]!r} is not loopback; "
+                           "sign-in is refused")
+    return host
+
+
 @router.post("/v1/auth/siwe", response_model=SessionOut)
 def sign_in(body: SiweIn, request: Request, auth: AuthDep, settings: SettingsDep) -> SessionOut:
-    domain = settings.siwe_domain or request.headers.get("host", "")
+    domain = settings.siwe_domain or _loopback_host(request.headers.get("host", ""))
     token, address, exp = auth.sign_in(body.message, body.signature, expected_domain=domain)
     return SessionOut(token=token, address=address, expires_at=exp.isoformat())
 
