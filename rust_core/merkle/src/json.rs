@@ -10,6 +10,8 @@
 //! item is `false` for that item only; only a malformed body, root or encoding is an error.
 
 use std::borrow::Cow;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -116,6 +118,11 @@ fn leaf_of(types: &[AbiType], all_static: bool, value: &[Value], buf: &mut Vec<u
 /// when the item is malformed in any way.
 fn check_item(raw: &RawValue, types: &[AbiType], all_static: bool, root: &Hash, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> bool {
     let Ok(item) = serde_json::from_str::<Item<'_>>(raw.get()) else { return false };
+    check_parsed(&item, types, all_static, root, buf, proof)
+}
+
+/// The part of [`check_item`] after the item's JSON is parsed.
+fn check_parsed(item: &Item<'_>, types: &[AbiType], all_static: bool, root: &Hash, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> bool {
     proof.clear();
     for p in &item.proof {
         let Some(h) = p.strip_prefix("0x") else { return false };
@@ -164,6 +171,531 @@ pub fn verify_proofs_json(body: &[u8], default_encoding: &[String], max_items: u
             |(buf, proof), raw| check_item(raw, &types, all_static, &root, buf, proof),
         )
         .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: the same verification while the body is still arriving.
+//
+// `ProofStream::feed` appends each chunk to a copy of the body and runs a resumable byte-level
+// scanner over it (no recursion: nesting is a counter). Every complete element of `items` is
+// copied into the current batch; full batches go to rayon as soon as the root is known, so
+// hashing overlaps with receiving. The scanner only finds where values begin and end; the
+// JSON syntax of each value is checked by serde_json itself (items in the workers, top-level
+// values when they complete), so acceptance is decided by the same parser as
+// `verify_proofs_json`. Whenever anything is off (bad syntax, missing or bad root/encoding,
+// duplicate keys, too many items, a `leaf_encoding` after items were already dispatched with
+// the default, nesting deeper than `STREAM_MAX_DEPTH`, truncation, trailing garbage) the
+// stream stops scanning and `finish` answers with `verify_proofs_json` on the whole buffered
+// body, so results and error texts are identical by construction for every input.
+// ---------------------------------------------------------------------------------------------
+
+/// Items per batch handed to one rayon task.
+const STREAM_BATCH: usize = 1024;
+/// Deepest nesting the scanner follows (the top-level object counts as 1).
+const STREAM_MAX_DEPTH: u32 = 200;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    Start,
+    FirstKey,
+    NextKey,
+    InKey,
+    Colon,
+    ValueStart,
+    InValue,
+    AfterValue,
+    ItemsFirst,
+    ItemsNext,
+    InItem,
+    ItemsAfter,
+    Done,
+    Bad,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Key {
+    Root,
+    LeafEncoding,
+    Items,
+    Other,
+}
+
+/// Byte classes outside strings: 1 = quote, 2 = open bracket, 3 = close bracket.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'"' as usize] = 1;
+    t[b'[' as usize] = 2;
+    t[b'{' as usize] = 2;
+    t[b']' as usize] = 3;
+    t[b'}' as usize] = 3;
+    t
+};
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_ws(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && is_ws(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+enum Step {
+    /// The value ended; exclusive end offset.
+    Done(usize),
+    /// Ran out of bytes inside the value.
+    More,
+    /// Nested too deep.
+    Bad,
+}
+
+/// Where the scanner is inside one JSON value (its syntax is checked later by serde).
+#[derive(Clone, Copy, Default, Debug)]
+struct Skip {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    scalar: bool,
+}
+
+impl Skip {
+    /// Begin a value at `buf[i]` (not whitespace). None when no value can start there.
+    fn begin(b: u8) -> Option<(Skip, usize)> {
+        match b {
+            b'"' => Some((Skip { in_str: true, ..Skip::default() }, 1)),
+            b'[' | b'{' => Some((Skip { depth: 1, ..Skip::default() }, 1)),
+            b',' | b']' | b'}' | b':' => None,
+            _ => Some((Skip { scalar: true, ..Skip::default() }, 0)),
+        }
+    }
+
+    fn step(&mut self, buf: &[u8], mut i: usize, base: u32) -> Step {
+        let n = buf.len();
+        if self.scalar {
+            while i < n {
+                let b = buf[i];
+                if is_ws(b) || b == b',' || b == b']' || b == b'}' {
+                    self.scalar = false;
+                    return Step::Done(i);
+                }
+                i += 1;
+            }
+            return Step::More;
+        }
+        loop {
+            if self.in_str {
+                if self.esc {
+                    if i >= n {
+                        return Step::More;
+                    }
+                    self.esc = false;
+                    i += 1;
+                }
+                loop {
+                    if i >= n {
+                        return Step::More;
+                    }
+                    let b = buf[i];
+                    i += 1;
+                    if b == b'"' {
+                        self.in_str = false;
+                        if self.depth == 0 {
+                            return Step::Done(i);
+                        }
+                        break;
+                    }
+                    if b == b'\\' {
+                        if i >= n {
+                            self.esc = true;
+                            return Step::More;
+                        }
+                        i += 1;
+                    }
+                }
+            } else {
+                loop {
+                    if i >= n {
+                        return Step::More;
+                    }
+                    let c = CLASS[buf[i] as usize];
+                    i += 1;
+                    match c {
+                        1 => {
+                            self.in_str = true;
+                            break;
+                        }
+                        2 => {
+                            self.depth += 1;
+                            if base + self.depth > STREAM_MAX_DEPTH {
+                                return Step::Bad;
+                            }
+                        }
+                        3 => {
+                            self.depth -= 1;
+                            if self.depth == 0 {
+                                return Step::Done(i);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Items of one batch, back to back in `data`; `ends[k]` is where item k ends.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+struct Ctx {
+    types: Vec<AbiType>,
+    all_static: bool,
+    root: Hash,
+}
+
+/// One streamed item: `None` when it is not valid JSON (the whole body is then an error),
+/// otherwise the same answer `check_item` gives.
+fn stream_item(text: &str, ctx: &Ctx, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> Option<bool> {
+    match serde_json::from_str::<Item<'_>>(text) {
+        Ok(item) => Some(check_parsed(&item, &ctx.types, ctx.all_static, &ctx.root, buf, proof)),
+        // not an item: `false` if it is still valid JSON (as the whole-body parse would find)
+        Err(_) => serde_json::from_str::<&RawValue>(text).ok().map(|_| false),
+    }
+}
+
+fn run_batch(ctx: &Ctx, batch: &Batch) -> Option<Vec<bool>> {
+    let mut buf = Vec::with_capacity(256);
+    let mut proof = Vec::with_capacity(32);
+    let mut out = Vec::with_capacity(batch.ends.len());
+    let mut start = 0usize;
+    for &end in &batch.ends {
+        let text = std::str::from_utf8(&batch.data[start..end as usize]).ok()?;
+        out.push(stream_item(text, ctx, &mut buf, &mut proof)?);
+        start = end as usize;
+    }
+    Some(out)
+}
+
+type BatchResult = (usize, Option<Vec<bool>>);
+
+/// Incremental verifier of a proofs request body: `feed` it the body in chunks of any size,
+/// then `finish` it. Same results and errors as [`verify_proofs_json`] on the whole body.
+pub struct ProofStream {
+    default_encoding: Vec<String>,
+    max_items: usize,
+    buf: Vec<u8>,
+    /// `buf[..utf8_ok]` is known to be UTF-8 (a split character may follow).
+    utf8_ok: usize,
+    /// Scanner position and state.
+    pos: usize,
+    st: St,
+    skip: Skip,
+    tok_start: usize,
+    key: Key,
+    seen_root: bool,
+    seen_leaf: bool,
+    seen_items: bool,
+    root: Option<Hash>,
+    /// `Some(None)`: the body's `leaf_encoding` was `null` (the default applies).
+    leaf: Option<Option<Vec<AbiType>>>,
+    ctx: Option<Arc<Ctx>>,
+    count: usize,
+    current: Batch,
+    held: Vec<Batch>,
+    dispatched: usize,
+    tx: Sender<BatchResult>,
+    rx: Receiver<BatchResult>,
+}
+
+impl ProofStream {
+    pub fn new(default_encoding: &[String], max_items: usize) -> ProofStream {
+        let (tx, rx) = channel();
+        ProofStream {
+            default_encoding: default_encoding.to_vec(),
+            max_items,
+            buf: Vec::new(),
+            utf8_ok: 0,
+            pos: 0,
+            st: St::Start,
+            skip: Skip::default(),
+            tok_start: 0,
+            key: Key::Other,
+            seen_root: false,
+            seen_leaf: false,
+            seen_items: false,
+            root: None,
+            leaf: None,
+            ctx: None,
+            count: 0,
+            current: Batch::default(),
+            held: Vec::new(),
+            dispatched: 0,
+            tx,
+            rx,
+        }
+    }
+
+    /// Append the next bytes of the body; complete batches start verifying in the background.
+    /// Problems with the body are reported by [`ProofStream::finish`].
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(chunk);
+        if self.st == St::Bad {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.buf[self.utf8_ok..]) {
+            Ok(_) => self.utf8_ok = self.buf.len(),
+            Err(e) if e.error_len().is_none() => self.utf8_ok += e.valid_up_to(),
+            Err(_) => {
+                self.bad();
+                return Ok(());
+            }
+        }
+        self.scan();
+        Ok(())
+    }
+
+    /// Stop streaming: `finish` will defer to `verify_proofs_json` on the whole body.
+    fn bad(&mut self) {
+        self.st = St::Bad;
+        self.held = Vec::new();
+        self.current = Batch::default();
+    }
+
+    fn scan(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        let n = buf.len();
+        let mut i = self.pos;
+        while i < n {
+            match self.st {
+                St::Bad => break,
+                St::Start | St::FirstKey | St::NextKey | St::Colon | St::ValueStart | St::AfterValue
+                | St::ItemsFirst | St::ItemsNext | St::ItemsAfter | St::Done => {
+                    i = skip_ws(&buf, i);
+                    if i == n {
+                        break;
+                    }
+                    let b = buf[i];
+                    match (self.st, b) {
+                        (St::Start, b'{') => self.st = St::FirstKey,
+                        (St::FirstKey | St::NextKey, b'"') => {
+                            self.tok_start = i;
+                            self.skip = Skip { in_str: true, ..Skip::default() };
+                            self.st = St::InKey;
+                        }
+                        (St::FirstKey | St::AfterValue, b'}') => self.st = St::Done,
+                        (St::Colon, b':') => self.st = St::ValueStart,
+                        (St::ValueStart, b'[') if self.key == Key::Items => self.st = St::ItemsFirst,
+                        (St::ValueStart, _) if self.key != Key::Items => match Skip::begin(b) {
+                            Some((skip, adv)) => {
+                                self.tok_start = i;
+                                self.skip = skip;
+                                self.st = St::InValue;
+                                i += adv;
+                                continue;
+                            }
+                            None => self.bad(),
+                        },
+                        (St::AfterValue, b',') => self.st = St::NextKey,
+                        (St::ItemsFirst | St::ItemsAfter, b']') => self.st = St::AfterValue,
+                        (St::ItemsAfter, b',') => self.st = St::ItemsNext,
+                        (St::ItemsFirst | St::ItemsNext, _) => match Skip::begin(b) {
+                            Some((skip, adv)) => {
+                                self.tok_start = i;
+                                self.skip = skip;
+                                self.st = St::InItem;
+                                i += adv;
+                                continue;
+                            }
+                            None => self.bad(),
+                        },
+                        _ => self.bad(),
+                    }
+                    i += 1;
+                }
+                St::InKey | St::InValue | St::InItem => {
+                    let base = if self.st == St::InItem { 2 } else { 1 };
+                    match self.skip.step(&buf, i, base) {
+                        Step::More => i = n,
+                        Step::Bad => self.bad(),
+                        Step::Done(end) => {
+                            let tok = &buf[self.tok_start..end];
+                            i = end;
+                            match self.st {
+                                St::InKey => {
+                                    self.key_done(tok);
+                                    if self.st != St::Bad {
+                                        self.st = St::Colon;
+                                    }
+                                }
+                                St::InValue => {
+                                    self.value_done(tok);
+                                    if self.st != St::Bad {
+                                        self.st = St::AfterValue;
+                                    }
+                                }
+                                _ => {
+                                    self.item_done(tok);
+                                    if self.st != St::Bad {
+                                        self.st = St::ItemsAfter;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.pos = i;
+        self.buf = buf;
+    }
+
+    fn key_done(&mut self, tok: &[u8]) {
+        let inner = &tok[1..tok.len() - 1];
+        let decoded;
+        let name: &[u8] = if inner.iter().any(|&b| b == b'\\' || b < 0x20) {
+            let Some(s) = std::str::from_utf8(tok).ok().and_then(|t| serde_json::from_str::<String>(t).ok()) else {
+                return self.bad();
+            };
+            decoded = s;
+            decoded.as_bytes()
+        } else {
+            inner
+        };
+        let (key, seen) = match name {
+            b"root" => (Key::Root, &mut self.seen_root),
+            b"leaf_encoding" => (Key::LeafEncoding, &mut self.seen_leaf),
+            b"items" => (Key::Items, &mut self.seen_items),
+            _ => {
+                self.key = Key::Other;
+                return;
+            }
+        };
+        if std::mem::replace(seen, true) {
+            return self.bad(); // a duplicate field is an error of the whole body
+        }
+        self.key = key;
+    }
+
+    fn value_done(&mut self, tok: &[u8]) {
+        let Ok(text) = std::str::from_utf8(tok) else { return self.bad() };
+        match self.key {
+            Key::Root => {
+                let Ok(raw) = serde_json::from_str::<Option<&RawValue>>(text) else { return self.bad() };
+                let Ok(root) = root_of(raw) else { return self.bad() };
+                self.root = Some(root);
+                self.start_dispatch();
+            }
+            Key::LeafEncoding => {
+                let Ok(raw) = serde_json::from_str::<Option<&RawValue>>(text) else { return self.bad() };
+                let types = match raw {
+                    None => None,
+                    Some(raw) => {
+                        let Ok(names) = serde_json::from_str::<Vec<String>>(raw.get()) else { return self.bad() };
+                        let Ok(types) = abi::parse_types(&names) else { return self.bad() };
+                        Some(types)
+                    }
+                };
+                let explicit = types.is_some();
+                self.leaf = Some(types);
+                if self.ctx.is_some() && explicit {
+                    if self.dispatched > 0 {
+                        // batches already run with the default encoding
+                        return self.bad();
+                    }
+                    self.ctx = None;
+                    self.start_dispatch();
+                }
+            }
+            Key::Items | Key::Other => {
+                if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+                    self.bad();
+                }
+            }
+        }
+    }
+
+    fn item_done(&mut self, tok: &[u8]) {
+        self.count += 1;
+        if self.count > self.max_items {
+            return self.bad();
+        }
+        self.current.data.extend_from_slice(tok);
+        self.current.ends.push(self.current.data.len() as u32);
+        if self.current.ends.len() >= STREAM_BATCH || self.current.data.len() >= (1 << 30) {
+            let batch = std::mem::take(&mut self.current);
+            if self.ctx.is_some() {
+                self.spawn(batch);
+            } else {
+                self.held.push(batch);
+            }
+        }
+    }
+
+    /// With the root known, fix the leaf types (the body's, or the default until the body
+    /// names its own) and send out the batches held so far.
+    fn start_dispatch(&mut self) {
+        let Some(root) = self.root else { return };
+        if self.ctx.is_some() {
+            return;
+        }
+        let types = match &self.leaf {
+            Some(Some(t)) => t.clone(),
+            _ => match abi::parse_types(&self.default_encoding) {
+                Ok(t) => t,
+                Err(_) => return self.bad(),
+            },
+        };
+        let all_static = types.iter().all(|t| !t.is_dynamic() && !matches!(t, AbiType::FixedArray(..)));
+        self.ctx = Some(Arc::new(Ctx { types, all_static, root }));
+        for batch in std::mem::take(&mut self.held) {
+            self.spawn(batch);
+        }
+    }
+
+    fn spawn(&mut self, batch: Batch) {
+        let Some(ctx) = self.ctx.clone() else { return };
+        let idx = self.dispatched;
+        self.dispatched += 1;
+        let tx = self.tx.clone();
+        rayon::spawn(move || {
+            let r = run_batch(&ctx, &batch);
+            let _ = tx.send((idx, r));
+        });
+    }
+
+    /// End of body: wait for the batches and return one bool per item, in order; or the error
+    /// `verify_proofs_json` gives for this body.
+    pub fn finish(mut self) -> Result<Vec<bool>> {
+        match self.collect() {
+            Some(out) => Ok(out),
+            None => verify_proofs_json(&self.buf, &self.default_encoding, self.max_items),
+        }
+    }
+
+    /// The streamed answer, or None when the body needs the whole-body verifier.
+    fn collect(&mut self) -> Option<Vec<bool>> {
+        let complete =
+            self.st == St::Done && self.utf8_ok == self.buf.len() && self.seen_items && self.root.is_some() && self.ctx.is_some();
+        if !complete {
+            return None;
+        }
+        if !self.current.ends.is_empty() {
+            let batch = std::mem::take(&mut self.current);
+            self.spawn(batch);
+        }
+        let mut parts: Vec<Vec<bool>> = vec![Vec::new(); self.dispatched];
+        for _ in 0..self.dispatched {
+            let (idx, part) = self.rx.recv().ok()?;
+            parts[idx] = part?;
+        }
+        Some(parts.concat())
+    }
 }
 
 #[cfg(test)]
@@ -231,5 +763,257 @@ mod tests {
             assert!(e.contains(want), "{body:.60}: {e}");
         }
         assert!(verify_proofs_json(b"\xff", &enc(), 2).unwrap_err().to_string().contains("UTF-8"));
+    }
+
+    // ---- ProofStream ----
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Feed `body` in chunks: `mode` 0 = one chunk, 1 = single bytes, else random sizes.
+    fn streamed(body: &[u8], enc: &[String], max_items: usize, mode: u8, rng: &mut Rng) -> Result<Vec<bool>> {
+        let mut s = ProofStream::new(enc, max_items);
+        let mut i = 0;
+        while i < body.len() {
+            let k = match mode {
+                0 => body.len(),
+                1 => 1,
+                _ => {
+                    let cap = if rng.below(4) == 0 { 4096 } else { 64 };
+                    1 + rng.below(cap)
+                }
+            };
+            let j = (i + k).min(body.len());
+            s.feed(&body[i..j]).unwrap();
+            i = j;
+        }
+        s.finish()
+    }
+
+    /// The streamed answer without the whole-body fallback (None: it would fall back).
+    fn streamed_only(body: &[u8], enc: &[String], max_items: usize, rng: &mut Rng) -> Option<Vec<bool>> {
+        let mut s = ProofStream::new(enc, max_items);
+        let mut i = 0;
+        while i < body.len() {
+            let j = (i + 1 + rng.below(300)).min(body.len());
+            s.feed(&body[i..j]).unwrap();
+            i = j;
+        }
+        s.collect()
+    }
+
+    fn same(body: &[u8], enc: &[String], max_items: usize, rng: &mut Rng) {
+        let want = verify_proofs_json(body, enc, max_items);
+        let modes: &[u8] = if body.len() <= 4096 { &[0, 1, 2, 2] } else { &[0, 2] };
+        for &mode in modes {
+            let got = streamed(body, enc, max_items, mode, rng);
+            assert_eq!(got, want, "mode {mode}, body {:.200}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// Items of the 5-value test tree (address, uint256): good ones, then assorted bad ones.
+    fn sample_items() -> (String, Vec<String>) {
+        let addrs: Vec<String> = (0..5u8).map(|i| format!("0x{}", hex::encode([i + 1; 20]))).collect();
+        let mut leaves: Vec<Hash> = addrs.iter().enumerate().map(|(i, a)| leaf(a, i as u64 * 10)).collect();
+        leaves.sort();
+        let tree = make_tree(&leaves).unwrap();
+        let pos = |h: &Hash| tree.len() - 1 - leaves.iter().position(|x| x == h).unwrap();
+        let mut items = Vec::new();
+        for (i, a) in addrs.iter().enumerate() {
+            let p: Vec<String> = get_proof(&tree, pos(&leaf(a, i as u64 * 10))).unwrap().iter().map(hx).collect();
+            let amount = if i % 2 == 0 { format!("{}", i * 10) } else { format!("\"{}\"", i * 10) };
+            items.push(format!("{{\"value\":[\"{a}\",{amount}],\"proof\":{}}}", serde_json::to_string(&p).unwrap()));
+        }
+        let good = items[0].clone();
+        items.push(good.replace("\"0x01", "\"0x02"));
+        items.push("{\"value\":[1,2],\"proof\":[]}".into());
+        items.push("[]".into());
+        items.push("7".into());
+        items.push("\"x\\\"}]\"".into());
+        items.push(good.replace("\"proof\":[\"0x", "\"proof\":[\"zz"));
+        items.push(good.replace("\"value\":[", "\"value\":[1.5,"));
+        items.push(good.replace("{\"value\"", "{\"note\":\"a\\\\\\\"b}]{[\\u00e9é\",\"value\""));
+        items.push(good.replace("{\"value\"", "{\"deep\":[[[[{\"x\":[1e999999]}]]]],\"value\""));
+        items.push(good.replace("{\"value\"", "{\"value\":[],\"value\""));
+        (hx(&tree[0]), items)
+    }
+
+    fn body_of(root: &str, items: &[String], n: usize) -> String {
+        let list: Vec<&str> = (0..n).map(|i| items[i % items.len()].as_str()).collect();
+        format!("{{\"root\":\"{root}\",\"items\":[{}]}}", list.join(","))
+    }
+
+    #[test]
+    fn stream_matches_whole_body_on_valid_bodies() {
+        let mut rng = Rng(0x9e3779b97f4a7c15);
+        let (root, items) = sample_items();
+        for n in [0, 1, 2, 15, 1023, 1024, 1025, 5000] {
+            let body = body_of(&root, &items, n);
+            let want = verify_proofs_json(body.as_bytes(), &enc(), 10_000).unwrap();
+            assert_eq!(want.len(), n);
+            same(body.as_bytes(), &enc(), 10_000, &mut rng);
+            assert_eq!(streamed_only(body.as_bytes(), &enc(), 10_000, &mut rng), Some(want));
+        }
+        // the 1-byte chunking on a multi-batch body
+        let body = body_of(&root, &items, 2100);
+        assert_eq!(streamed(body.as_bytes(), &enc(), 10_000, 1, &mut rng), verify_proofs_json(body.as_bytes(), &enc(), 10_000));
+    }
+
+    #[test]
+    fn stream_key_orders_whitespace_escapes() {
+        let mut rng = Rng(12345);
+        let (root, items) = sample_items();
+        let list = items.join(" ,\n\t");
+        let members = [
+            format!("\"root\" :\r\n \"{root}\""),
+            "\"leaf_encoding\"\t:\t[ \"address\" , \"uint256\" ]".to_string(),
+            format!("\"items\" : [ {list} ]"),
+            "\"x\\\"y\\\\\": {\"a\": [\"}\\\"]\", {\"b\": null}], \"c\": -1.5e3}".to_string(),
+        ];
+        let perms = [
+            [0, 1, 2, 3], [0, 1, 3, 2], [0, 2, 1, 3], [0, 2, 3, 1], [0, 3, 1, 2], [0, 3, 2, 1],
+            [1, 0, 2, 3], [1, 0, 3, 2], [1, 2, 0, 3], [1, 2, 3, 0], [1, 3, 0, 2], [1, 3, 2, 0],
+            [2, 0, 1, 3], [2, 0, 3, 1], [2, 1, 0, 3], [2, 1, 3, 0], [2, 3, 0, 1], [2, 3, 1, 0],
+            [3, 0, 1, 2], [3, 0, 2, 1], [3, 1, 0, 2], [3, 1, 2, 0], [3, 2, 0, 1], [3, 2, 1, 0],
+        ];
+        for p in perms {
+            for with_enc in [true, false] {
+                let parts: Vec<&str> = p.iter().filter(|&&k| with_enc || k != 1).map(|&k| members[k].as_str()).collect();
+                let body = format!(" \n{{ {} }}\n ", parts.join(" , "));
+                let want = verify_proofs_json(body.as_bytes(), &enc(), 100).unwrap();
+                same(body.as_bytes(), &enc(), 100, &mut rng);
+                assert_eq!(streamed_only(body.as_bytes(), &enc(), 100, &mut rng), Some(want), "{body}");
+            }
+        }
+        // escaped key names are the same keys
+        let body = format!("{{\"r\\u006fot\":\"{root}\",\"\\u0069tems\":[{}]}}", items[0]);
+        assert_eq!(verify_proofs_json(body.as_bytes(), &enc(), 100).unwrap(), vec![true]);
+        same(body.as_bytes(), &enc(), 100, &mut rng);
+        // items long before the root, across several batches
+        let list: Vec<&str> = (0..3000).map(|i| items[i % items.len()].as_str()).collect();
+        let body = format!("{{\"items\":[{}],\"junk\":[1,2,3],\"root\":\"{root}\"}}", list.join(","));
+        same(body.as_bytes(), &enc(), 10_000, &mut rng);
+        let want = verify_proofs_json(body.as_bytes(), &enc(), 10_000).unwrap();
+        assert_eq!(streamed_only(body.as_bytes(), &enc(), 10_000, &mut rng), Some(want));
+        // a leaf_encoding after items were dispatched with the default (same result either way)
+        let body = format!("{{\"root\":\"{root}\",\"items\":[{}],\"leaf_encoding\":[\"address\",\"uint256\"]}}", list.join(","));
+        same(body.as_bytes(), &enc(), 10_000, &mut rng);
+        let body = format!("{{\"root\":\"{root}\",\"items\":[{}],\"leaf_encoding\":[\"address\",\"int256\"]}}", list.join(","));
+        same(body.as_bytes(), &enc(), 10_000, &mut rng);
+        let body = format!("{{\"root\":\"{root}\",\"items\":[{}],\"leaf_encoding\":null}}", list.join(","));
+        same(body.as_bytes(), &enc(), 10_000, &mut rng);
+    }
+
+    #[test]
+    fn stream_matches_whole_body_on_bad_bodies() {
+        let mut rng = Rng(777);
+        let (root, items) = sample_items();
+        let good = body_of(&root, &items, 20);
+        let r = format!("\"0x{}\"", "ab".repeat(32));
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"   ".to_vec(),
+            b"{".to_vec(),
+            b"[1]".to_vec(),
+            b"[null, null, []]".to_vec(),
+            b"{}".to_vec(),
+            b"{\"items\":[]}".to_vec(),
+            b"\xff".to_vec(),
+            format!("{{\"root\":{r}}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":null}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":{{}}}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[],\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"root\":{r},\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":null,\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":\"0x12\",\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":\"12\",\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":\"0x{}\",\"items\":[]}}", "zz".repeat(32)).into_bytes(),
+            format!("{{\"root\":{r},\"leaf_encoding\":\"uint\",\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"leaf_encoding\":[\"uint7\"],\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"leaf_encoding\":[],\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[{{}},{{}},{{}}]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":{}}}", "[".repeat(100_000)).into_bytes(),
+            format!("{{\"root\":{r},\"items\":[{}1{}]}}", "[".repeat(198), "]".repeat(198)).into_bytes(),
+            format!("{{\"root\":{r},\"items\":[{}1{}]}}", "[".repeat(199), "]".repeat(199)).into_bytes(),
+            format!("{{\"root\":{r},\"x\":{}1{}, \"items\":[]}}", "{\"a\":".repeat(300), "}".repeat(300)).into_bytes(),
+            format!("{{\"root\":{r},\"items\":[],}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[1,]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[,1]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[1 2]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[{{\"a\":1]]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[tru]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[\"a\tb\"]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[\"\\x\"]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[{{\"value\":5,\"proof\":[tru]}}]}}").into_bytes(),
+            format!("{{\"root\":{r},\"x\":tru,\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"x\":\"\\q\",\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"k\\q\":1,\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[]}} x").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[]}}{{}}").into_bytes(),
+            format!("{{\"root\":{r} \"items\":[]}}").into_bytes(),
+            format!("{{\"root\" {r},\"items\":[]}}").into_bytes(),
+            format!("{{\"root\":{r},\"items\":[\"é\"]}}").into_bytes(),
+            good.replace("\"value\"", "\"val\u{e9}ue\"").into_bytes(),
+        ];
+        let mut split_utf8 = good.clone().into_bytes();
+        split_utf8.insert(40, 0xc3); // a lone lead byte
+        cases.push(split_utf8);
+        let mut bad_cont = good.clone().into_bytes();
+        let at = bad_cont.len() - 2;
+        bad_cont.truncate(at); // cut inside the last item
+        cases.push(bad_cont);
+        for body in &cases {
+            same(body, &enc(), 2, &mut rng);
+            same(body, &enc(), 100, &mut rng);
+            same(body, &["uint7".to_string()], 100, &mut rng);
+        }
+        // every truncation of a small good body
+        let small = body_of(&root, &items, 4);
+        for k in 0..small.len() {
+            same(&small.as_bytes()[..k], &enc(), 100, &mut rng);
+        }
+        // garbage after the closing brace, and too many items
+        let mut b = good.clone();
+        b.push_str(" \n]");
+        same(b.as_bytes(), &enc(), 100, &mut rng);
+        same(good.as_bytes(), &enc(), 19, &mut rng);
+    }
+
+    #[test]
+    fn stream_matches_whole_body_under_random_mutation() {
+        let mut rng = Rng(0xdead_beef_1234_5678);
+        let (root, items) = sample_items();
+        let base = format!(
+            "{{\"x\":[{{\"s\":\"a\\\"\\\\\"}}],\"root\":\"{root}\",\"items\":[{}, {}, {}, {}],\"leaf_encoding\":[\"address\",\"uint256\"]}}",
+            items[0], items[1], items[6], items[13]
+        );
+        let alphabet = b"{}[]\",:\\ 0x1ae-.ntu\n\xc3\xa9";
+        for _ in 0..3000 {
+            let mut b = base.clone().into_bytes();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(b.len() + 1);
+                match rng.below(3) {
+                    0 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    1 if at < b.len() => b[at] = alphabet[rng.below(alphabet.len())],
+                    _ => b.insert(at, alphabet[rng.below(alphabet.len())]),
+                }
+            }
+            let want = verify_proofs_json(&b, &enc(), 100);
+            for mode in [0u8, 2] {
+                assert_eq!(streamed(&b, &enc(), 100, mode, &mut rng), want, "{}", String::from_utf8_lossy(&b));
+            }
+        }
     }
 }
