@@ -33,6 +33,7 @@ from nftreg.claims import CLAIM_LEAF_ENCODING
 from nftreg.merkle import StandardMerkleTree, verify_many
 
 KEY = "bench-admin-key-0123456789"
+SERVER_CMD = [sys.executable, "-m", "nftreg", "serve"]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -49,7 +50,7 @@ def server(data_dir: str, rpc: str) -> Iterator[str]:
     env = {**os.environ, "NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0",
            "NFTREG_DATA_DIR": data_dir, "NFTREG_RPC_URL": rpc, "NFTREG_PORT": str(port)}
     log = open(Path(data_dir) / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "nftreg", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(SERVER_CMD, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

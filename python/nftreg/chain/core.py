@@ -27,6 +27,8 @@ from web3.exceptions import (
 )
 from web3.types import TxParams, Wei
 
+from web3._utils.method_formatters import receipt_formatter
+
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 from nftreg.errors import ChainError, ConfigError, ContractRevert
 from nftreg.keys import Signer, load_signer
@@ -99,6 +101,52 @@ def _revert_data(exc: Exception) -> Any:
     return None
 
 
+def _hexdata(d: Any) -> str:
+    if isinstance(d, str):
+        return d if d.startswith("0x") else "0x" + d
+    return "0x" + bytes(d).hex()
+
+
+class _RpcError(Exception):
+    """A JSON-RPC error object from the node (``args[0]`` is the dict, as web3 raises it)."""
+
+    def __str__(self) -> str:
+        e = self.args[0] if self.args else {}
+        return str(e.get("message", e)) if isinstance(e, dict) else str(e)
+
+
+def _http_web3(url: str, timeout: float) -> Web3:
+    """Web3 over HTTP, trimmed for a write path that sends many small requests from many
+    threads: one shared session with a connection pool as large as the service's thread pool
+    (requests' default of 10 drops and reopens connections under load); no proxy/netrc lookups
+    for a node on loopback (requests otherwise walks the whole environment on every call); and
+    none of the middleware that only serves unsigned ``eth_sendTransaction`` calls or ENS names
+    (the validation middleware alone cost an ``eth_chainId`` round trip per estimate and send;
+    every transaction here is signed locally with the chain id read once at connect)."""
+    import ipaddress
+    from urllib.parse import urlparse
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    host = (urlparse(url).hostname or "").strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        session.trust_env = False
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session))
+    for name in ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate"):
+        w3.middleware_onion.remove(name)
+    w3.nftreg_session = session  # type: ignore[attr-defined]  # the lean path below shares it
+    return w3
+
+
 def _is_revert(exc: Exception) -> bool:
     if isinstance(exc, (ContractCustomError, ContractLogicError)):
         return True
@@ -115,6 +163,13 @@ class Chain:
         self.anvil = anvil
         self.errors = ErrorDecoder()
         self.chain_id = int(w3.eth.chain_id)
+        # The per-write calls (estimate, nonce, send, receipt, head) skip web3's formatting
+        # layers on HTTP nodes: they cost more CPU than the round trip itself under load.
+        self._session = getattr(w3, "nftreg_session", None)
+        provider = w3.provider
+        self._url: str | None = str(getattr(provider, "endpoint_uri", "")) if self._session is not None else None
+        self._timeout = (getattr(provider, "_request_kwargs", {}) or {}).get("timeout", 30)
+        self._rpc_id = 0
         self._nonce_lock = threading.Lock()
         # Sign+broadcast happen under this lock in `transact` so nodes see nonces in order
         # (the in-process EVM rejects any gap; real nodes would park the later transaction).
@@ -160,17 +215,47 @@ class Chain:
             base = Path(data_dir) if data_dir else Path(os.environ.get("NFTREG_DATA_DIR", ".nftreg"))
             proc = AnvilProcess(base / "anvil")
             proc.start()
-            w3 = Web3(Web3.HTTPProvider(proc.url, request_kwargs={"timeout": rpc_timeout}))
+            w3 = _http_web3(proc.url, rpc_timeout)
             return cls(w3, signer or Signer(Account.from_key(ANVIL_DEV_KEY)), anvil=proc, kind="anvil")
         if url.startswith(("http://", "https://")):
             if signer is None:
                 raise ConfigError("an RPC chain needs a key: NFTREG_PRIVATE_KEY or NFTREG_KEYSTORE")
-            return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": rpc_timeout})), signer, kind="rpc")
+            return cls(_http_web3(url, rpc_timeout), signer, kind="rpc")
         raise ConfigError(f"unknown chain URL {url!r}: use tester://, anvil:// or http(s)://")
 
     def close(self) -> None:
         if self.anvil:
             self.anvil.stop()
+
+    # -- the lean JSON-RPC path --------------------------------------------------------------
+    def _raw(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC call without web3's middleware and formatters. Transport failures
+        surface as requests' errors (OSErrors), node errors as _RpcError, as web3's would."""
+        assert self._session is not None and self._url is not None
+        self._rpc_id += 1
+        r = self._session.post(self._url, json={"jsonrpc": "2.0", "id": self._rpc_id, "method": method,
+                                                "params": params}, timeout=self._timeout)
+        r.raise_for_status()
+        try:
+            body = r.json()
+        except ValueError:
+            raise ChainError(f"{method}: the node answered something that is not JSON-RPC") from None
+        if not isinstance(body, dict):
+            raise ChainError(f"{method}: the node answered something that is not JSON-RPC")
+        if body.get("error") is not None:
+            raise _RpcError(body["error"])
+        return body.get("result")
+
+    def block_number(self) -> int:
+        if self._url is None:
+            return int(self.w3.eth.block_number)
+        return int(self._raw("eth_blockNumber", []), 16)
+
+    def pending_nonce(self) -> int:
+        """The signer's transaction count including the node's pending pool."""
+        if self._url is None:
+            return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(self.address), "pending"))
+        return int(self._raw("eth_getTransactionCount", [self.address, "pending"]), 16)
 
     # -- nonces ------------------------------------------------------------------------------
     def _take_nonce(self) -> int:
@@ -187,6 +272,17 @@ class Chain:
 
     # -- writes ------------------------------------------------------------------------------
     def estimate_gas(self, tx: dict[str, Any]) -> int:
+        if self._url is not None:
+            call = {"from": self.address, "data": _hexdata(tx.get("data", b"")), "value": hex(int(tx.get("value", 0)))}
+            if tx.get("to"):
+                call["to"] = tx["to"]
+            try:
+                return int(self._raw("eth_estimateGas", [call]), 16)
+            except _RpcError as e:
+                err = e.args[0] if isinstance(e.args[0], dict) else {}
+                if err.get("data") or "revert" in str(e).lower():
+                    raise self.errors.decode(err.get("data")) from None
+                raise ChainError(f"gas estimation failed: {e}") from None
         try:
             return int(self.w3.eth.estimate_gas(cast(TxParams, {**tx, "from": self.address})))
         except Exception as e:
@@ -215,7 +311,10 @@ class Chain:
     def broadcast(self, signed: SignedTx) -> str:
         """Send the raw transaction; sending the same bytes again is harmless."""
         try:
-            self.w3.eth.send_raw_transaction(signed.raw)
+            if self._url is not None:
+                self._raw("eth_sendRawTransaction", ["0x" + signed.raw.hex()])
+            else:
+                self.w3.eth.send_raw_transaction(signed.raw)
         except Exception as e:  # node-specific wording for "I have it already"
             msg = str(e).lower()
             if "already known" in msg or "already imported" in msg or "known transaction" in msg:
@@ -242,6 +341,14 @@ class Chain:
             return False
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        if self._url is not None:
+            try:
+                raw = self._raw("eth_getTransactionReceipt", [tx_hash])
+            except OSError as e:
+                raise ChainError(f"RPC unreachable while reading a receipt: {e}") from None
+            except _RpcError as e:
+                raise ChainError(f"eth_getTransactionReceipt: {e}") from None
+            return None if raw is None else dict(receipt_formatter(raw))
         try:
             return dict(self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
@@ -250,6 +357,20 @@ class Chain:
             raise ChainError(f"RPC unreachable while reading a receipt: {e}") from None
 
     def wait_receipt(self, tx_hash: str, *, timeout: float = 30) -> dict[str, Any]:
+        if self._url is not None:
+            deadline = time.monotonic() + timeout
+            delay = 0.005
+            while True:
+                receipt = self.receipt(tx_hash)  # ChainError when unreachable
+                if receipt is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise ChainError(f"no receipt for {tx_hash} within {timeout} s")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+            if receipt.get("status") != 1:
+                raise self._revert_of(tx_hash, receipt)
+            return receipt
         try:
             receipt = dict(self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05))
         except TimeExhausted:
