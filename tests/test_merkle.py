@@ -371,3 +371,61 @@ def test_integers_are_not_taken_as_buffer_sizes():
         StandardMerkleTree.of([[10**12]], ["bytes"])
     tree = StandardMerkleTree.of([[memoryview(b"\x01" * 32)], [bytearray(b"\x02" * 32)]], ["bytes32"])
     assert tree.verify(0, tree.get_proof(0))
+
+
+@pytest.mark.parametrize("enc", ENCODINGS[:4], ids=lambda e: ",".join(e))
+def test_proof_stream_agrees_with_verify_many_json_however_split(enc):
+    """ProofStream (the streaming form of verify_many_json) gives the same items or the same error
+    for good and bad bodies, whatever the chunking: whole, single bytes, random sizes."""
+    import random
+
+    from nftreg.merkle import ProofStream
+
+    rng = random.Random(21)
+    values = gen_values(enc, 300, seed=22)
+    tree = StandardMerkleTree.of(values, enc)
+    items: list = [{"value": v, "proof": tree.get_proof(i)} for i, v in enumerate(values)]
+    for i in rng.sample(range(len(items)), 30):
+        items[i] = rng.choice([[items[i]], {"value": values[i], "proof": ["0x12"]}, {"value": None}, 7, "s\"}]"])
+    good = json.dumps({"items": items, "x": {"a": ["\\\"}"]}, "root": tree.root}, ensure_ascii=False).encode()
+    bad = [
+        b"", b"{", b"[1]", good + b" x", good[:-1], good.replace(b'"root"', b'"rooot"'),
+        good.replace(b'"value": ', b'"value": tru', 1), good.replace(b"0x", b"0X", 1) if b'"root": "0x' in good else b"{}",
+        json.dumps({"root": tree.root, "leaf_encoding": ["uint7"], "items": []}).encode(),
+        json.dumps({"root": "0x12", "items": []}).encode(),
+        b"\xff" + good,
+    ]
+
+    def streamed(body: bytes, mode: int, max_items: int) -> object:
+        s = ProofStream(leaf_encoding=enc, max_items=max_items)
+        i = 0
+        while i < len(body):
+            k = len(body) if mode == 0 else 1 if mode == 1 else rng.randint(1, 5000)
+            s.feed(body[i:i + k])
+            i += k
+        try:
+            return s.finish()
+        except InvalidInputError as e:
+            return ("error", str(e))
+
+    def whole(body: bytes, max_items: int) -> object:
+        try:
+            return verify_many_json(body, leaf_encoding=enc, max_items=max_items)
+        except InvalidInputError as e:
+            return ("error", str(e))
+
+    want = whole(good, 1000)
+    assert isinstance(want, list) and 270 <= sum(want) < 300
+    for body in [good, *bad]:
+        for max_items in (1000, 100):
+            w = whole(body, max_items)
+            modes = (0, 1, 2) if len(body) < 200_000 else (0, 2)
+            for mode in modes:
+                assert streamed(body, mode, max_items) == w, (body[:80], mode, max_items)
+    s = ProofStream(leaf_encoding=enc)
+    s.feed(memoryview(good))
+    assert s.finish() == want
+    with pytest.raises(InvalidInputError):
+        s.feed(b"{}")
+    with pytest.raises(InvalidInputError):
+        s.finish()

@@ -26,6 +26,7 @@ __all__ = [
     "SimpleMerkleTree",
     "verify_many",
     "verify_many_json",
+    "ProofStream",
     "leaf_hash",
     "abi_encode",
     "keccak256",
@@ -154,6 +155,28 @@ def verify_many_json(body: bytes, *, leaf_encoding: Sequence[str], max_items: in
     item gives ``False``; a malformed document, root or encoding, or more than ``max_items``
     items, raises ``InvalidInputError``."""
     return _core.verify_proofs_json(body, list(leaf_encoding), max_items)
+
+
+class ProofStream:
+    """:func:`verify_many_json` while the body is still arriving: :meth:`feed` the body in
+    chunks of any size (full batches of items are parsed, hashed and folded on all cores in the
+    background, with the GIL released), then :meth:`finish` for one bool per item. Results and
+    errors are exactly those of :func:`verify_many_json` on the whole body, however it is split;
+    :meth:`finish` raises ``InvalidInputError`` for a malformed document, root or encoding, or
+    more than ``max_items`` items. Use each stream for one body only."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, *, leaf_encoding: Sequence[str], max_items: int = 1 << 62) -> None:
+        self._inner = _core.ProofStream(list(leaf_encoding), max_items)
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append the next chunk of the body."""
+        self._inner.feed(chunk)
+
+    def finish(self) -> list[bool]:
+        """End of body: one bool per item, in order."""
+        return self._inner.finish()
 
 
 class _TreeBase:

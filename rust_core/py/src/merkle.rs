@@ -746,6 +746,49 @@ fn verify_proofs_json(py: Python<'_>, body: &Bound<'_, PyAny>, default_encoding:
         .map_err(|e| WrapMerkle(e).into())
 }
 
+/// Streaming form of `verify_proofs_json`: `feed` the body chunk by chunk as it arrives (full
+/// batches of items are verified on the rayon pool meanwhile), then `finish` for one bool per
+/// item. Same results and errors as `verify_proofs_json` on the whole body.
+#[pyclass(module = "nftreg._core", name = "ProofStream", frozen)]
+pub struct ProofStreamPy {
+    inner: Mutex<Option<nftreg_merkle::json::ProofStream>>,
+}
+
+impl ProofStreamPy {
+    fn take_or_lock(&self) -> PyResult<std::sync::MutexGuard<'_, Option<nftreg_merkle::json::ProofStream>>> {
+        // never block on the lock while holding the GIL: the holder may be waiting for it
+        self.inner.try_lock().map_err(|_| invalid("ProofStream is in use by another thread"))
+    }
+}
+
+#[pymethods]
+impl ProofStreamPy {
+    #[new]
+    fn new(default_encoding: Vec<String>, max_items: usize) -> Self {
+        ProofStreamPy { inner: Mutex::new(Some(nftreg_merkle::json::ProofStream::new(&default_encoding, max_items))) }
+    }
+
+    /// Append the next chunk of the body (bytes or any bytes-like object).
+    fn feed(&self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
+        let owned;
+        let data: &[u8] = if let Ok(b) = chunk.downcast::<PyBytes>() {
+            b.as_bytes()
+        } else {
+            owned = crate::buffers::bytes_like(chunk, "chunk")?;
+            &owned
+        };
+        let mut guard = self.take_or_lock()?;
+        let stream = guard.as_mut().ok_or_else(|| invalid("ProofStream: feed() after finish()"))?;
+        py.allow_threads(|| stream.feed(data)).map_err(|e| WrapMerkle(e).into())
+    }
+
+    /// End of body: one bool per item, in order; raises for a malformed body, root or encoding.
+    fn finish(&self, py: Python<'_>) -> PyResult<Vec<bool>> {
+        let stream = self.take_or_lock()?.take().ok_or_else(|| invalid("ProofStream: finish() called twice"))?;
+        py.allow_threads(move || stream.finish()).map_err(|e| WrapMerkle(e).into())
+    }
+}
+
 #[pyfunction]
 fn keccak<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let d = crate::buffers::bytes_like(data, "data")?;
@@ -772,6 +815,7 @@ fn to_checksum_address(address: &Bound<'_, PyAny>) -> PyResult<String> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MerkleCore>()?;
     m.add_class::<ProofSet>()?;
+    m.add_class::<ProofStreamPy>()?;
     m.add_function(wrap_pyfunction!(build_standard, m)?)?;
     m.add_function(wrap_pyfunction!(build_simple, m)?)?;
     m.add_function(wrap_pyfunction!(core_from_dump, m)?)?;
