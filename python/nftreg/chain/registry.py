@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
+from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_utils import keccak
 from web3 import Web3
 
 from nftreg.chain.core import Chain
@@ -87,6 +89,7 @@ class Registry:
         art = artifact()
         chain.errors.add_abi(art["abi"])
         self.contract = chain.w3.eth.contract(address=self.address, abi=art["abi"])
+        self.abi_json = json.dumps(art["abi"], sort_keys=True)
 
     def __repr__(self) -> str:
         return f"Registry({self.address} on chain {self.chain.chain_id})"
@@ -129,6 +132,10 @@ class Registry:
 
     # -- transaction builders ----------------------------------------------------------------
     def _tx(self, fn: str, *args: Any) -> dict[str, Any]:
+        enc = _flat_encoder(self.abi_json, fn)
+        if enc is not None:  # eth-abi directly: web3's encode_abi re-resolves the ABI on every call
+            selector, types = enc
+            return {"to": self.address, "data": "0x" + (selector + abi_encode(types, list(args))).hex()}
         return {"to": self.address, "data": self.contract.encode_abi(fn, args=list(args))}
 
     def build_mint(self, to: str, content_hash: bytes | str, metadata_cid: str) -> dict[str, Any]:
@@ -256,8 +263,15 @@ class Registry:
 
     # -- events ------------------------------------------------------------------------------
     def minted_token_ids(self, receipt: dict[str, Any]) -> list[int]:
-        logs = self.contract.events.Registered().process_receipt(receipt, errors=_DISCARD)
-        return [int(e["args"]["tokenId"]) for e in logs]
+        # Registered(uint256 indexed tokenId, ...): the id is the first indexed topic
+        me = self.address.lower()
+        out = []
+        for log in receipt.get("logs", []):
+            topics = log.get("topics") or []
+            if (str(log.get("address", "")).lower() == me and len(topics) >= 2
+                    and bytes(topics[0]) == _REGISTERED_TOPIC):
+                out.append(int.from_bytes(bytes(topics[1]), "big"))
+        return out
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[RegistryEvent]:
         raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": cast(Any, to_block)})
@@ -281,3 +295,19 @@ def _discard():
 
 
 _DISCARD = _discard()
+_REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
+
+
+@lru_cache(maxsize=64)
+def _flat_encoder_cached(abi_key: str, fn: str) -> tuple[bytes, tuple[str, ...]] | None:
+    abi = json.loads(abi_key)
+    fns = [e for e in abi if e.get("type") == "function" and e.get("name") == fn]
+    if len(fns) != 1 or any(i["type"].startswith("tuple") for i in fns[0]["inputs"]):
+        return None
+    types = tuple(i["type"] for i in fns[0]["inputs"])
+    return keccak(text=f"{fn}({','.join(types)})")[:4], types
+
+
+def _flat_encoder(abi_json: str, fn: str) -> tuple[bytes, tuple[str, ...]] | None:
+    """(selector, input types) of a function without tuple inputs, or None."""
+    return _flat_encoder_cached(abi_json, fn)
