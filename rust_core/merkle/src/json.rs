@@ -242,6 +242,28 @@ fn skip_ws(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Index of the first `"` or `\\` at or after `i` (`buf.len()` if none), eight bytes at a time.
+fn find_quote_or_backslash(buf: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const Q: u64 = LO * b'"' as u64;
+    const B: u64 = LO * b'\\' as u64;
+    while i + 8 <= buf.len() {
+        let w = u64::from_le_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (x, y) = (w ^ Q, w ^ B);
+        // a zero byte of x or y is a match; the lowest flagged byte is always a real one
+        let m = ((x.wrapping_sub(LO) & !x) | (y.wrapping_sub(LO) & !y)) & HI;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < buf.len() && buf[i] != b'"' && buf[i] != b'\\' {
+        i += 1;
+    }
+    i
+}
+
 enum Step {
     /// The value ended; exclusive end offset.
     Done(usize),
@@ -294,6 +316,7 @@ impl Skip {
                     i += 1;
                 }
                 loop {
+                    i = find_quote_or_backslash(buf, i);
                     if i >= n {
                         return Step::More;
                     }
@@ -346,11 +369,16 @@ impl Skip {
     }
 }
 
-/// Items of one batch, back to back in `data`; `ends[k]` is where item k ends.
-#[derive(Default)]
+/// Bytes of the body are kept in segments of this size (never reallocated; items inside one
+/// are verified straight from it once it is full).
+const STREAM_SEGMENT: usize = 1 << 20;
+
+/// One rayon task: items of one segment (`(start, end, false)`), or copied into `spill`
+/// because they straddle segments (`(start, end, true)`), in body order.
 struct Batch {
-    data: Vec<u8>,
-    ends: Vec<u32>,
+    seg: Arc<Vec<u8>>,
+    spill: Arc<Vec<u8>>,
+    items: Vec<(u32, u32, bool)>,
 }
 
 struct Ctx {
@@ -372,12 +400,11 @@ fn stream_item(text: &str, ctx: &Ctx, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) 
 fn run_batch(ctx: &Ctx, batch: &Batch) -> Option<Vec<bool>> {
     let mut buf = Vec::with_capacity(256);
     let mut proof = Vec::with_capacity(32);
-    let mut out = Vec::with_capacity(batch.ends.len());
-    let mut start = 0usize;
-    for &end in &batch.ends {
-        let text = std::str::from_utf8(&batch.data[start..end as usize]).ok()?;
+    let mut out = Vec::with_capacity(batch.items.len());
+    for &(start, end, spilled) in &batch.items {
+        let src = if spilled { &batch.spill } else { &batch.seg };
+        let text = std::str::from_utf8(&src[start as usize..end as usize]).ok()?;
         out.push(stream_item(text, ctx, &mut buf, &mut proof)?);
-        start = end as usize;
     }
     Some(out)
 }
@@ -389,10 +416,15 @@ type BatchResult = (usize, Option<Vec<bool>>);
 pub struct ProofStream {
     default_encoding: Vec<String>,
     max_items: usize,
-    buf: Vec<u8>,
-    /// `buf[..utf8_ok]` is known to be UTF-8 (a split character may follow).
-    utf8_ok: usize,
-    /// Scanner position and state.
+    /// Full segments of the body, then the one being filled (starting at offset `open_start`).
+    sealed: Vec<Arc<Vec<u8>>>,
+    open: Vec<u8>,
+    open_start: usize,
+    seg_size: usize,
+    /// Items completed inside `open` (offsets in `open`), and straddling ones copied to `spill`.
+    open_items: Vec<(u32, u32, bool)>,
+    spill: Vec<u8>,
+    /// Scanner position in `open`, and state; `tok_start` is an offset in the whole body.
     pos: usize,
     st: St,
     skip: Skip,
@@ -406,7 +438,6 @@ pub struct ProofStream {
     leaf: Option<Option<Vec<AbiType>>>,
     ctx: Option<Arc<Ctx>>,
     count: usize,
-    current: Batch,
     held: Vec<Batch>,
     dispatched: usize,
     tx: Sender<BatchResult>,
@@ -419,8 +450,12 @@ impl ProofStream {
         ProofStream {
             default_encoding: default_encoding.to_vec(),
             max_items,
-            buf: Vec::new(),
-            utf8_ok: 0,
+            sealed: Vec::new(),
+            open: Vec::new(),
+            open_start: 0,
+            seg_size: STREAM_SEGMENT,
+            open_items: Vec::new(),
+            spill: Vec::new(),
             pos: 0,
             st: St::Start,
             skip: Skip::default(),
@@ -433,7 +468,6 @@ impl ProofStream {
             leaf: None,
             ctx: None,
             count: 0,
-            current: Batch::default(),
             held: Vec::new(),
             dispatched: 0,
             tx,
@@ -443,33 +477,85 @@ impl ProofStream {
 
     /// Append the next bytes of the body; complete batches start verifying in the background.
     /// Problems with the body are reported by [`ProofStream::finish`].
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
-        self.buf.extend_from_slice(chunk);
-        if self.st == St::Bad {
-            return Ok(());
-        }
-        match std::str::from_utf8(&self.buf[self.utf8_ok..]) {
-            Ok(_) => self.utf8_ok = self.buf.len(),
-            Err(e) if e.error_len().is_none() => self.utf8_ok += e.valid_up_to(),
-            Err(_) => {
-                self.bad();
-                return Ok(());
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<()> {
+        while !chunk.is_empty() {
+            if self.open.capacity() == 0 {
+                self.open = Vec::with_capacity(self.seg_size);
+            }
+            let take = chunk.len().min(self.seg_size - self.open.len());
+            self.open.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.st != St::Bad {
+                self.scan();
+            }
+            if self.open.len() >= self.seg_size {
+                self.seal();
             }
         }
-        self.scan();
         Ok(())
+    }
+
+    /// The open segment is full (or the body ended): keep it, and send its items out.
+    fn seal(&mut self) {
+        let seg = Arc::new(std::mem::take(&mut self.open));
+        self.open_start += seg.len();
+        self.pos = 0;
+        self.sealed.push(seg.clone());
+        let items = std::mem::take(&mut self.open_items);
+        let spill = Arc::new(std::mem::take(&mut self.spill));
+        if self.st == St::Bad || items.is_empty() {
+            return;
+        }
+        // several tasks per segment so that the last one does not run alone for long
+        let per = items.len().div_ceil(2).clamp(1, STREAM_BATCH);
+        for part in items.chunks(per) {
+            let batch = Batch { seg: seg.clone(), spill: spill.clone(), items: part.to_vec() };
+            if self.ctx.is_some() {
+                self.spawn(batch);
+            } else {
+                self.held.push(batch);
+            }
+        }
+    }
+
+    /// Bytes `start..end` of the body (`end` inside the open segment).
+    fn gather(&self, start: usize, end: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(end - start);
+        let mut off = self.open_start;
+        for seg in self.sealed.iter().rev() {
+            off -= seg.len();
+            if off + seg.len() <= start {
+                break;
+            }
+            let from = start.saturating_sub(off);
+            out.splice(0..0, seg[from..].iter().copied());
+        }
+        out.extend_from_slice(&self.open[..end - self.open_start]);
+        out
+    }
+
+    /// The whole body so far (for the whole-body verifier).
+    fn whole(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.open_start + self.open.len());
+        for seg in &self.sealed {
+            out.extend_from_slice(seg);
+        }
+        out.extend_from_slice(&self.open);
+        out
     }
 
     /// Stop streaming: `finish` will defer to `verify_proofs_json` on the whole body.
     fn bad(&mut self) {
         self.st = St::Bad;
         self.held = Vec::new();
-        self.current = Batch::default();
+        self.open_items = Vec::new();
+        self.spill = Vec::new();
     }
 
     fn scan(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.open);
         let n = buf.len();
+        let base_off = self.open_start;
         let mut i = self.pos;
         while i < n {
             match self.st {
@@ -484,7 +570,7 @@ impl ProofStream {
                     match (self.st, b) {
                         (St::Start, b'{') => self.st = St::FirstKey,
                         (St::FirstKey | St::NextKey, b'"') => {
-                            self.tok_start = i;
+                            self.tok_start = base_off + i;
                             self.skip = Skip { in_str: true, ..Skip::default() };
                             self.st = St::InKey;
                         }
@@ -493,7 +579,7 @@ impl ProofStream {
                         (St::ValueStart, b'[') if self.key == Key::Items => self.st = St::ItemsFirst,
                         (St::ValueStart, _) if self.key != Key::Items => match Skip::begin(b) {
                             Some((skip, adv)) => {
-                                self.tok_start = i;
+                                self.tok_start = base_off + i;
                                 self.skip = skip;
                                 self.st = St::InValue;
                                 i += adv;
@@ -506,7 +592,7 @@ impl ProofStream {
                         (St::ItemsAfter, b',') => self.st = St::ItemsNext,
                         (St::ItemsFirst | St::ItemsNext, _) => match Skip::begin(b) {
                             Some((skip, adv)) => {
-                                self.tok_start = i;
+                                self.tok_start = base_off + i;
                                 self.skip = skip;
                                 self.st = St::InItem;
                                 i += adv;
@@ -524,7 +610,16 @@ impl ProofStream {
                         Step::More => i = n,
                         Step::Bad => self.bad(),
                         Step::Done(end) => {
-                            let tok = &buf[self.tok_start..end];
+                            let gathered;
+                            let straddles = self.tok_start < base_off;
+                            let tok: &[u8] = if straddles {
+                                self.open = buf;
+                                gathered = self.gather(self.tok_start, base_off + end);
+                                buf = std::mem::take(&mut self.open);
+                                &gathered
+                            } else {
+                                &buf[self.tok_start - base_off..end]
+                            };
                             i = end;
                             match self.st {
                                 St::InKey => {
@@ -540,7 +635,8 @@ impl ProofStream {
                                     }
                                 }
                                 _ => {
-                                    self.item_done(tok);
+                                    let local = (self.tok_start.wrapping_sub(base_off), end);
+                                    self.item_done(tok, straddles, local);
                                     if self.st != St::Bad {
                                         self.st = St::ItemsAfter;
                                     }
@@ -552,10 +648,13 @@ impl ProofStream {
             }
         }
         self.pos = i;
-        self.buf = buf;
+        self.open = buf;
     }
 
     fn key_done(&mut self, tok: &[u8]) {
+        if std::str::from_utf8(tok).is_err() {
+            return self.bad();
+        }
         let inner = &tok[1..tok.len() - 1];
         let decoded;
         let name: &[u8] = if inner.iter().any(|&b| b == b'\\' || b < 0x20) {
@@ -601,9 +700,12 @@ impl ProofStream {
                         Some(types)
                     }
                 };
-                let explicit = types.is_some();
+                let differs = match (&types, &self.ctx) {
+                    (Some(t), Some(ctx)) => *t != ctx.types,
+                    _ => false,
+                };
                 self.leaf = Some(types);
-                if self.ctx.is_some() && explicit {
+                if differs {
                     if self.dispatched > 0 {
                         // batches already run with the default encoding
                         return self.bad();
@@ -620,20 +722,17 @@ impl ProofStream {
         }
     }
 
-    fn item_done(&mut self, tok: &[u8]) {
+    fn item_done(&mut self, tok: &[u8], straddles: bool, local: (usize, usize)) {
         self.count += 1;
         if self.count > self.max_items {
             return self.bad();
         }
-        self.current.data.extend_from_slice(tok);
-        self.current.ends.push(self.current.data.len() as u32);
-        if self.current.ends.len() >= STREAM_BATCH || self.current.data.len() >= (1 << 30) {
-            let batch = std::mem::take(&mut self.current);
-            if self.ctx.is_some() {
-                self.spawn(batch);
-            } else {
-                self.held.push(batch);
-            }
+        if straddles {
+            let start = self.spill.len() as u32;
+            self.spill.extend_from_slice(tok);
+            self.open_items.push((start, self.spill.len() as u32, true));
+        } else {
+            self.open_items.push((local.0 as u32, local.1 as u32, false));
         }
     }
 
@@ -674,21 +773,17 @@ impl ProofStream {
     pub fn finish(mut self) -> Result<Vec<bool>> {
         match self.collect() {
             Some(out) => Ok(out),
-            None => verify_proofs_json(&self.buf, &self.default_encoding, self.max_items),
+            None => verify_proofs_json(&self.whole(), &self.default_encoding, self.max_items),
         }
     }
 
     /// The streamed answer, or None when the body needs the whole-body verifier.
     fn collect(&mut self) -> Option<Vec<bool>> {
-        let complete =
-            self.st == St::Done && self.utf8_ok == self.buf.len() && self.seen_items && self.root.is_some() && self.ctx.is_some();
+        let complete = self.st == St::Done && self.seen_items && self.root.is_some() && self.ctx.is_some();
         if !complete {
             return None;
         }
-        if !self.current.ends.is_empty() {
-            let batch = std::mem::take(&mut self.current);
-            self.spawn(batch);
-        }
+        self.seal();
         let mut parts: Vec<Vec<bool>> = vec![Vec::new(); self.dispatched];
         for _ in 0..self.dispatched {
             let (idx, part) = self.rx.recv().ok()?;
@@ -783,6 +878,7 @@ mod tests {
     /// Feed `body` in chunks: `mode` 0 = one chunk, 1 = single bytes, else random sizes.
     fn streamed(body: &[u8], enc: &[String], max_items: usize, mode: u8, rng: &mut Rng) -> Result<Vec<bool>> {
         let mut s = ProofStream::new(enc, max_items);
+        s.seg_size = [1, 2, 7, 64, 333, 5000, STREAM_SEGMENT][rng.below(7)];
         let mut i = 0;
         while i < body.len() {
             let k = match mode {
@@ -803,6 +899,7 @@ mod tests {
     /// The streamed answer without the whole-body fallback (None: it would fall back).
     fn streamed_only(body: &[u8], enc: &[String], max_items: usize, rng: &mut Rng) -> Option<Vec<bool>> {
         let mut s = ProofStream::new(enc, max_items);
+        s.seg_size = [1, 3, 100, 4096, STREAM_SEGMENT][rng.below(5)];
         let mut i = 0;
         while i < body.len() {
             let j = (i + 1 + rng.below(300)).min(body.len());
@@ -892,7 +989,15 @@ mod tests {
                 let body = format!(" \n{{ {} }}\n ", parts.join(" , "));
                 let want = verify_proofs_json(body.as_bytes(), &enc(), 100).unwrap();
                 same(body.as_bytes(), &enc(), 100, &mut rng);
-                assert_eq!(streamed_only(body.as_bytes(), &enc(), 100, &mut rng), Some(want), "{body}");
+                assert_eq!(streamed_only(body.as_bytes(), &enc(), 100, &mut rng), Some(want.clone()), "{body}");
+                // a different default: streamed only when the body names its encoding first
+                let other = ["address".to_string(), "string".to_string()];
+                assert_eq!(verify_proofs_json(body.as_bytes(), &other, 100).unwrap() == want, with_enc);
+                same(body.as_bytes(), &other, 100, &mut rng);
+                let enc_first = with_enc && p.iter().position(|&k| k == 1) < p.iter().position(|&k| k == 2);
+                if enc_first {
+                    assert_eq!(streamed_only(body.as_bytes(), &other, 100, &mut rng), Some(want), "{body}");
+                }
             }
         }
         // escaped key names are the same keys
@@ -1014,6 +1119,52 @@ mod tests {
             for mode in [0u8, 2] {
                 assert_eq!(streamed(&b, &enc(), 100, mode, &mut rng), want, "{}", String::from_utf8_lossy(&b));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod stream_timing {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn timing() {
+        let enc: Vec<String> = vec!["address".into(), "bytes32".into(), "string".into()];
+        let body = std::fs::read("/tmp/body.json").unwrap();
+        let noroot = std::fs::read("/tmp/body_noroot.json").unwrap();
+        if std::env::var("SCAN_ONLY").is_ok() {
+            for _ in 0..20 {
+                let mut s = ProofStream::new(&enc, usize::MAX);
+                for c in noroot.chunks(256 << 10) {
+                    s.feed(c).unwrap();
+                }
+            }
+            return;
+        }
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let a = verify_proofs_json(&body, &enc, usize::MAX).unwrap();
+            let ta = t.elapsed();
+            let t = std::time::Instant::now();
+            let mut s = ProofStream::new(&enc, usize::MAX);
+            for c in noroot.chunks(256 << 10) {
+                s.feed(c).unwrap();
+            }
+            let tscan = t.elapsed();
+            drop(s);
+            let t = std::time::Instant::now();
+            let mut s = ProofStream::new(&enc, usize::MAX);
+            for c in body.chunks(256 << 10) {
+                s.feed(c).unwrap();
+            }
+            let tfeed = t.elapsed();
+            let b = s.finish().unwrap();
+            let tb = t.elapsed();
+            assert_eq!(a, b);
+            let t = std::time::Instant::now();
+            let _ = std::str::from_utf8(&body).unwrap();
+            let tu = t.elapsed();
+            eprintln!("whole {ta:?}  scan-only {tscan:?}  stream feed {tfeed:?} total {tb:?}  utf8 {tu:?}");
         }
     }
 }
