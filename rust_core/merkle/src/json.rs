@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -176,15 +177,16 @@ pub fn verify_proofs_json(body: &[u8], default_encoding: &[String], max_items: u
 // ---------------------------------------------------------------------------------------------
 // Streaming: the same verification while the body is still arriving.
 //
-// `ProofStream::feed` appends each chunk to a copy of the body and runs a resumable byte-level
-// scanner over it (no recursion: nesting is a counter). Every complete element of `items` is
-// copied into the current batch; full batches go to rayon as soon as the root is known, so
-// hashing overlaps with receiving. The scanner only finds where values begin and end; the
-// JSON syntax of each value is checked by serde_json itself (items in the workers, top-level
-// values when they complete), so acceptance is decided by the same parser as
+// `ProofStream::feed` appends each chunk to the body, kept in 1 MiB segments, and runs a
+// resumable byte-level scanner over it (no recursion: nesting is a counter). The offsets of
+// every complete element of `items` are recorded (an item straddling two segments is copied);
+// when a segment is full its items go to rayon as soon as the root is known, so hashing
+// overlaps with receiving. The scanner only finds where values begin and end; the JSON syntax
+// of each value is checked by serde_json itself (items in the workers, top-level values when
+// they complete), so acceptance is decided by the same parser as
 // `verify_proofs_json`. Whenever anything is off (bad syntax, missing or bad root/encoding,
 // duplicate keys, too many items, a `leaf_encoding` after items were already dispatched with
-// the default, nesting deeper than `STREAM_MAX_DEPTH`, truncation, trailing garbage) the
+// a different default, nesting deeper than `STREAM_MAX_DEPTH`, truncation, trailing garbage) the
 // stream stops scanning and `finish` answers with `verify_proofs_json` on the whole buffered
 // body, so results and error texts are identical by construction for every input.
 // ---------------------------------------------------------------------------------------------
@@ -442,6 +444,8 @@ pub struct ProofStream {
     dispatched: usize,
     tx: Sender<BatchResult>,
     rx: Receiver<BatchResult>,
+    /// Set when the streamed answer is no longer wanted: queued batches then skip their work.
+    cancel: Arc<AtomicBool>,
 }
 
 impl ProofStream {
@@ -472,6 +476,7 @@ impl ProofStream {
             dispatched: 0,
             tx,
             rx,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -547,6 +552,7 @@ impl ProofStream {
     /// Stop streaming: `finish` will defer to `verify_proofs_json` on the whole body.
     fn bad(&mut self) {
         self.st = St::Bad;
+        self.cancel.store(true, Ordering::Relaxed);
         self.held = Vec::new();
         self.open_items = Vec::new();
         self.spill = Vec::new();
@@ -762,8 +768,9 @@ impl ProofStream {
         let idx = self.dispatched;
         self.dispatched += 1;
         let tx = self.tx.clone();
+        let cancel = self.cancel.clone();
         rayon::spawn(move || {
-            let r = run_batch(&ctx, &batch);
+            let r = if cancel.load(Ordering::Relaxed) { None } else { run_batch(&ctx, &batch) };
             let _ = tx.send((idx, r));
         });
     }
@@ -773,7 +780,10 @@ impl ProofStream {
     pub fn finish(mut self) -> Result<Vec<bool>> {
         match self.collect() {
             Some(out) => Ok(out),
-            None => verify_proofs_json(&self.whole(), &self.default_encoding, self.max_items),
+            None => {
+                self.cancel.store(true, Ordering::Relaxed);
+                verify_proofs_json(&self.whole(), &self.default_encoding, self.max_items)
+            }
         }
     }
 
@@ -790,6 +800,13 @@ impl ProofStream {
             parts[idx] = part?;
         }
         Some(parts.concat())
+    }
+}
+
+impl Drop for ProofStream {
+    /// A stream dropped unfinished (the client went away) stops its queued batches.
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
     }
 }
 
