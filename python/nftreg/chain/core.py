@@ -356,6 +356,38 @@ class Chain:
         except OSError as e:  # requests' errors are OSErrors: unreachable, reset, timed out
             raise ChainError(f"RPC unreachable while reading a receipt: {e}") from None
 
+    def receipts(self, tx_hashes: list[str]) -> list[dict[str, Any] | None]:
+        """Receipts of many transactions (None where there is none), in JSON-RPC batches of 200
+        on HTTP nodes: one round trip instead of one per transaction."""
+        if self._url is None or not tx_hashes:
+            return [self.receipt(h) for h in tx_hashes]
+        assert self._session is not None
+        out: list[dict[str, Any] | None] = []
+        for i in range(0, len(tx_hashes), 200):
+            part = tx_hashes[i:i + 200]
+            batch = [{"jsonrpc": "2.0", "id": k, "method": "eth_getTransactionReceipt", "params": [h]}
+                     for k, h in enumerate(part)]
+            try:
+                r = self._session.post(self._url, json=batch, timeout=self._timeout)
+                r.raise_for_status()
+                answers = r.json()
+            except OSError as e:
+                raise ChainError(f"RPC unreachable while reading receipts: {e}") from None
+            except ValueError:
+                raise ChainError("eth_getTransactionReceipt: the node answered something that is not JSON-RPC") from None
+            if not isinstance(answers, list):  # a node without batch support answers one error object
+                out.extend(self.receipt(h) for h in part)
+                continue
+            by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+            for k, h in enumerate(part):
+                a = by_id.get(k)
+                if a is None or a.get("error") is not None:
+                    out.append(self.receipt(h))  # ask again alone: its error (or answer) is its own
+                else:
+                    res = a.get("result")
+                    out.append(None if res is None else dict(receipt_formatter(res)))
+        return out
+
     def wait_receipt(self, tx_hash: str, *, timeout: float = 30) -> dict[str, Any]:
         if self._url is not None:
             deadline = time.monotonic() + timeout

@@ -35,7 +35,7 @@ from nftreg.db import Asset, Batch, Database, OutboxTx, OwnershipChallenge, upgr
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore, open_store
-from nftreg.merkle import StandardMerkleTree, verify_many, verify_many_json
+from nftreg.merkle import ProofStream, StandardMerkleTree, verify_many, verify_many_json
 from nftreg.metadata import canonical_json
 from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
@@ -322,11 +322,17 @@ class RegistryService:
                 counts["pending"] = len(rows)
                 return counts
             now = utcnow()
-            for ob in rows:
-                if not wait and self._leave_for_now(ob, head, now):
-                    continue
+            if not wait:
+                rows = [ob for ob in rows if not self._leave_for_now(ob, head, now)]
+            try:
+                with self._rpc("receipts"):
+                    receipts = self.chain.receipts([ob.tx_hash for ob in rows])  # one round trip per 200
+            except ChainError:
+                counts["pending"] = len(rows)
+                return counts
+            for ob, receipt in zip(rows, receipts):
                 try:
-                    outcome = self._reconcile_one(ob, head, wait=wait)
+                    outcome = self._reconcile_one(ob, head, wait=wait, receipt=receipt)
                 except ContractRevert:
                     outcome = "failed"
                 except ChainError:
@@ -338,18 +344,12 @@ class RegistryService:
 
     def _leave_for_now(self, ob: OutboxTx, head: int, now: Any) -> bool:
         """In the background pass, skip a write that a request of this process signed a moment
-        ago (that request is sending it and waiting for its receipt), and a confirmed one that
-        cannot be final yet (a GET re-checks it against the chain meanwhile), so a pass costs one
-        receipt per write that needs one rather than one per write in flight."""
+        ago: that request is sending it and waiting for its receipt."""
         if ob.status == "signed":
             return aware(ob.created_at) > aware(self._started_at) and (now - aware(ob.created_at)).total_seconds() < 2
-        if ob.status == "confirmed" and ob.block_number is not None and ob.mined_at is not None:
-            return not self._is_final(int(ob.block_number), ob.mined_at, head)
         return False
 
-    def _reconcile_one(self, ob: OutboxTx, head: int, *, wait: bool) -> str | None:
-        with self._rpc("receipt"):
-            receipt = self.chain.receipt(ob.tx_hash)
+    def _reconcile_one(self, ob: OutboxTx, head: int, *, wait: bool, receipt: dict[str, Any] | None) -> str | None:
         outcome = None
         if receipt is None:
             if ob.status == "confirmed":
@@ -520,7 +520,8 @@ class RegistryService:
         try:
             with self._rpc("head"):
                 head = self.chain.block_number()
-            outcome = self._reconcile_one(ob, head, wait=False)
+                receipt = self.chain.receipt(ob.tx_hash)
+            outcome = self._reconcile_one(ob, head, wait=False, receipt=receipt)
             if outcome:
                 self.reconcile_totals[outcome] += 1
         except ChainError:
@@ -670,6 +671,10 @@ class RegistryService:
             return verify_many(root, leaf_encoding, values, proofs)
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
+
+    def proof_stream(self) -> ProofStream:
+        """A streaming verifier for one ``/v1/verify/proofs`` body (claims encoding by default)."""
+        return ProofStream(leaf_encoding=CLAIM_LEAF_ENCODING, max_items=self.settings.max_verify_items)
 
     def verify_proofs_body(self, body: bytes) -> list[bool]:
         """A whole ``/v1/verify/proofs`` JSON body, parsed and verified in Rust."""

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from nftreg.api.deps import ServiceDep
 from nftreg.api.jsonbody import JsonRoute
 from nftreg.claims import CLAIM_LEAF_ENCODING, parse_json
+from nftreg.errors import InvalidInputError
+from nftreg.merkle import ProofStream
 from nftreg.services.errors import Unprocessable
 
 router = APIRouter(tags=["verify"], route_class=JsonRoute)
@@ -45,15 +47,31 @@ def _summary(valid: list[bool]) -> dict[str, Any]:
 
 
 # 100,000 items through pydantic models (or even json.loads) would dominate the cost: the body
-# goes to Rust as bytes and is split, parsed, hashed and verified there with the GIL released.
+# is fed to Rust as it arrives (ProofStream), which parses, hashes and folds full batches of
+# items on all cores with the GIL released while the rest of the body is still being received.
 # A body Rust refuses as a whole goes through the Python parser once more, so that every JSON
 # route accepts the same JSON (NaN, 1e400) and words its errors the same way.
 @router.post("/v1/verify/proofs", openapi_extra=_PROOFS)
 async def verify_proofs(request: Request, service: ServiceDep) -> Response:
-    raw = await request.body()
-    try:
-        results = await run_in_threadpool(service.verify_proofs_body, raw)
-    except Unprocessable:
+    stream: ProofStream | None = service.proof_stream()
+    chunks: list[bytes] = []
+    async for chunk in request.stream():
+        if not chunk:
+            continue
+        chunks.append(chunk)
+        if stream is not None:
+            try:
+                stream.feed(chunk)
+            except InvalidInputError:
+                stream = None
+    results: list[bool] | None = None
+    if stream is not None:
+        try:
+            results = await run_in_threadpool(stream.finish)
+        except InvalidInputError:
+            results = None
+    if results is None:
+        request._body = b"".join(chunks)  # the Python path below reads the same bytes
         results = await _verify_parsed(await _json(request), service)
     return Response(json.dumps({"results": results, **_summary(results)}), media_type="application/json")
 
