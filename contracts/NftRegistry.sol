@@ -68,6 +68,7 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
     error VoucherExpired(uint256 deadline, uint256 timestamp);
     error VoucherAlreadyUsed(uint256 uid);
     error InvalidVoucherSigner(address signer);
+    error LengthMismatch(uint256 owners, uint256 contentHashes, uint256 metadataCids);
 
     event Registered(uint256 indexed tokenId, address indexed owner, bytes32 indexed contentHash, string metadataCid);
     event Anchored(bytes32 indexed root, string treeCid, address indexed anchorer);
@@ -109,6 +110,29 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
         returns (uint256)
     {
         return _register(to, contentHash, metadataCid);
+    }
+
+    /**
+     * @notice Mint several tokens in one transaction: `to[i]` gets the token of `contentHashes[i]`
+     * with `metadataCids[i]`. All or nothing: one registered hash reverts the whole call.
+     *
+     * Requirements: as {mint} for every item; the three arrays have one length.
+     *
+     * Emits {Registered} and {Transfer} per item, in order.
+     */
+    function mintBatch(address[] calldata to, bytes32[] calldata contentHashes, string[] calldata metadataCids)
+        external
+        onlyRole(MINTER_ROLE)
+        returns (uint256 firstTokenId)
+    {
+        uint256 n = to.length;
+        if (contentHashes.length != n || metadataCids.length != n) {
+            revert LengthMismatch(n, contentHashes.length, metadataCids.length);
+        }
+        firstTokenId = _nextTokenId;
+        for (uint256 i = 0; i < n; ++i) {
+            _register(to[i], contentHashes[i], metadataCids[i]);
+        }
     }
 
     /**

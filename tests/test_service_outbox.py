@@ -3,7 +3,9 @@ broadcast is finished on restart with the very same bytes (same hash, same nonce
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -92,3 +94,52 @@ def test_a_retry_of_a_signed_but_unsent_mint_resumes_the_same_transaction(settin
         rows = list(s.scalars(select(OutboxTx).where(OutboxTx.kind == "mint")))
     assert [r.nonce for r in rows] == [ob.nonce] and rows[0].status == "final"
     svc.close()
+
+
+def test_a_batch_that_reverts_is_retried_item_by_item(tmp_path):
+    """Group commit: eight mints queued behind the send lock go out as one mintBatch. One of
+    their hashes is registered on-chain by someone else after its dry run, so the batch
+    reverts; every other item is minted on its own and that one gets a clear 409."""
+    import threading
+
+    from nftreg.services.errors import Conflict
+
+    svc = RegistryService(Settings(data_dir=tmp_path, rpc_url="anvil://", env="test",
+                                   admin_api_key="test-admin-key-0123456789", reconcile_interval_s=0))
+    try:
+        assert svc._batching
+        owner = svc.chain.address
+        hashes = ["0x" + secrets.token_bytes(32).hex() for _ in range(8)]
+        results: dict[int, object] = {}
+
+        def go(i: int) -> None:
+            try:
+                results[i] = svc.mint(owner=owner, metadata={"name": f"ชิ้นที่ {i}"}, content_hash=hashes[i])
+            except Conflict as e:
+                results[i] = e
+
+        with svc._send_lock:  # hold the door until all eight are queued
+            ts = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+            for t in ts:
+                t.start()
+            deadline = time.monotonic() + 60
+            while len(svc._mint_q) < 8:
+                assert time.monotonic() < deadline, len(svc._mint_q)
+                time.sleep(0.01)
+            # someone else registers item 3 after its dry run passed
+            outside = svc.registry.mint(owner, hashes[3], "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy")
+        for t in ts:
+            t.join(120)
+        assert isinstance(results[3], Conflict) and results[3].extra.get("token_id") == outside.token_id, results[3]
+        minted = [results[i] for i in range(8) if i != 3]
+        assert all(isinstance(r, dict) and r["status"] == "minted" for r in minted), minted
+        assert len({r["token_id"] for r in minted}) == 7
+        for i in (0, 1, 2, 4, 5, 6, 7):
+            assert svc.registry.token_of_content(hashes[i]) == results[i]["token_id"]
+        assert svc.registry.total_minted() == 8
+        with svc.db.read() as s:
+            rows = list(s.scalars(select(OutboxTx).where(OutboxTx.kind == "mint")))
+        assert [r.status for r in rows].count("failed") == 1  # the batch, kept as a record
+        assert sorted(len(json.loads(r.intent).get("content_hashes", [0])) for r in rows)[-1] == 8
+    finally:
+        svc.close()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from nftreg import errors
 from nftreg._core import __version__
-from nftreg.errors import InvalidInputError, InvariantError, NftregError
 from nftreg.cid import cid_of, content_hash, content_hash_hex
+from nftreg.errors import InvalidInputError, InvariantError, NftregError
 from nftreg.merkle import SimpleMerkleTree, StandardMerkleTree, verify_many
 from nftreg.metadata import build_metadata, canonical_json
 from nftreg.signatures import (

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # blocks elsewhere.
     finality_depth: int | None = Field(default=None, ge=1)
     finality_age_s: float | None = Field(default=None, ge=0)
+    # concurrent mints share one mintBatch transaction (group commit); off: one transaction each
+    mint_batch: bool = True
     # the background pass that rebroadcasts signed writes and re-checks unfinal ones; 0 = off
     reconcile_interval_s: float = Field(default=2.0, ge=0)
 

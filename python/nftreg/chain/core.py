@@ -19,6 +19,7 @@ from typing import Any, cast
 from eth_account import Account
 from eth_typing import HexStr
 from web3 import Web3
+from web3._utils.method_formatters import receipt_formatter
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -26,8 +27,6 @@ from web3.exceptions import (
     TransactionNotFound,
 )
 from web3.types import TxParams, Wei
-
-from web3._utils.method_formatters import receipt_formatter
 
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 from nftreg.errors import ChainError, ConfigError, ContractRevert

@@ -141,6 +141,21 @@ class Registry:
     def build_mint(self, to: str, content_hash: bytes | str, metadata_cid: str) -> dict[str, Any]:
         return self._tx("mint", Web3.to_checksum_address(to), _b32(content_hash, "content_hash"), metadata_cid)
 
+    def build_mint_batch(self, items: list[tuple[str, bytes | str, str]]) -> dict[str, Any]:
+        """One ``mintBatch`` call for (owner, content hash, metadata CID) items."""
+        return self._tx("mintBatch", [Web3.to_checksum_address(o) for o, _, _ in items],
+                        [_b32(h, "content_hash") for _, h, _ in items], [c for _, _, c in items])
+
+    @property
+    def supports_mint_batch(self) -> bool:
+        """Whether the deployed code has ``mintBatch`` (a registry deployed by an older nftreg
+        does not): its selector appears in the dispatcher of the runtime code."""
+        if not hasattr(self, "_batch_ok"):
+            enc = _flat_encoder(self.abi_json, "mintBatch")
+            code = bytes(self.chain.w3.eth.get_code(self.address))
+            self._batch_ok = enc is not None and enc[0] in code
+        return self._batch_ok
+
     def build_anchor(self, root: bytes | str, tree_cid: str) -> dict[str, Any]:
         return self._tx("anchor", _b32(root, "root"), tree_cid)
 
@@ -262,6 +277,17 @@ class Registry:
         return self._call("hasRole", self.role_id(role), Web3.to_checksum_address(account))
 
     # -- events ------------------------------------------------------------------------------
+    def minted_by_content(self, receipt: dict[str, Any]) -> dict[str, int]:
+        """{content hash (0x, lower case): token id} of every Registered event in the receipt."""
+        me = self.address.lower()
+        out = {}
+        for log in receipt.get("logs", []):
+            topics = log.get("topics") or []
+            if (str(log.get("address", "")).lower() == me and len(topics) >= 4
+                    and bytes(topics[0]) == _REGISTERED_TOPIC):
+                out["0x" + bytes(topics[3]).hex()] = int.from_bytes(bytes(topics[1]), "big")
+        return out
+
     def minted_token_ids(self, receipt: dict[str, Any]) -> list[int]:
         # Registered(uint256 indexed tokenId, ...): the id is the first indexed topic
         me = self.address.lower()

@@ -4,8 +4,8 @@ reading and then one failing with "database is locked" at commit. PostgreSQL com
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 

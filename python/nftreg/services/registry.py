@@ -120,6 +120,11 @@ class RegistryService:
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
         self._trees_lock = threading.Lock()
+        self._mint_q: list[_MintJob] = []
+        self._mint_q_lock = threading.Lock()
+        self._waiters: dict[int, _Waiter] = {}
+        self._waiters_lock = threading.Lock()
+        self._batching = settings.mint_batch and self.chain.kind != "tester" and self.registry.supports_mint_batch
         self._started_at = utcnow()
         self.reconcile()
 
@@ -244,8 +249,7 @@ class RegistryService:
 
     def _finalize(self, outbox_id: int, receipt: dict[str, Any], head: int | None = None) -> None:
         """Record the block a write landed in (again, after a reorg moved it)."""
-        with self._io:
-            token_ids = self.registry.minted_token_ids(receipt)
+        by_hash = self.registry.minted_by_content(receipt)
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
         block = int(receipt["blockNumber"])
         block_hash = "0x" + bytes(receipt["blockHash"]).hex()
@@ -257,16 +261,19 @@ class RegistryService:
             final = self._is_final(block, ob.mined_at, block if head is None else max(head, block))
             ob.status = "final" if final else "confirmed"
             ob.block_number, ob.block_hash, ob.updated_at = block, block_hash, utcnow()
-            for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
-                if token_ids and a.token_id != token_ids[0]:
-                    # a row still holding this id lost its block to a reorg; the reconciler
-                    # will find its receipt gone and send it again
-                    s.execute(update(Asset).where(Asset.token_id == token_ids[0], Asset.id != a.id)
-                              .values(token_id=None, status="pending", final=False))
-                    a.token_id = token_ids[0]
-                a.status, a.tx_hash, a.block_number, a.final = "minted", tx_hash, block, final
-            for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
-                b.status, b.tx_hash, b.block_number, b.final = "anchored", tx_hash, block, final
+            if ob.kind == "mint":
+                for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
+                    tid = by_hash.get(a.content_hash.lower())
+                    if tid is not None and a.token_id != tid:
+                        # a row still holding this id lost its block to a reorg; the reconciler
+                        # will find its receipt gone and send it again
+                        s.execute(update(Asset).where(Asset.token_id == tid, Asset.id != a.id)
+                                  .values(token_id=None, status="pending", final=False))
+                        a.token_id = tid
+                    a.status, a.tx_hash, a.block_number, a.final = "minted", tx_hash, block, final
+            else:
+                for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
+                    b.status, b.tx_hash, b.block_number, b.final = "anchored", tx_hash, block, final
 
     def _demote(self, outbox_id: int) -> None:
         """The block that held this write is gone (reorg, devnet restart): back to 'signed' so it
@@ -419,17 +426,19 @@ class RegistryService:
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
 
+        return self._mint_reserved(ch, owner, asset_cid, metadata_cid, media_type, size, batch=True)
+
+    def _mint_reserved(self, ch: str, owner: str, asset_cid: str | None, metadata_cid: str, media_type: str | None,
+                       size: int | None, *, batch: bool) -> dict[str, Any]:
         resume = self._reserve_asset(ch, owner, asset_cid, metadata_cid, media_type, size)
         if resume is not None:
             return self._resume_mint(ch, resume)
+        job = _MintJob(owner, ch, metadata_cid)
         try:
-            tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
-            with self._send_lock:
-                def link(s: Any, ob: OutboxTx) -> None:
-                    a = s.scalars(select(Asset).where(Asset.content_hash == ch)).one()
-                    a.outbox_id = ob.id
-                ob = self._sign_and_record("mint", {"owner": owner, "content_hash": ch, "metadata_cid": metadata_cid},
-                                           tx, link)
+            # the dry run per item, in parallel outside the send lock: a hash registered on-chain
+            # (by a claim or voucher) is refused here, alone, before it can join a batch
+            job.tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
+            ob = self._send_mint(job, batch=batch)
         except ContractRevert as e:
             self._release_asset(ch)
             if e.name == "ContentAlreadyRegistered":
@@ -448,12 +457,97 @@ class RegistryService:
             self._release_asset(ch)
             raise
         try:
-            self._await(ob)
+            self._await_shared(ob)
         except ContractRevert as e:
+            if job.batch_size > 1:
+                # the batch reverted as a whole (an item registered on-chain after its dry run):
+                # its rows were released; this item goes again on its own
+                return self._mint_reserved(ch, owner, asset_cid, metadata_cid, media_type, size, batch=False)
             raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return self.get_asset_by_hash(ch, fresh=False)
+
+    # -- group commit ------------------------------------------------------------------------
+    def _send_mint(self, job: _MintJob, *, batch: bool) -> OutboxTx:
+        """Sign and send this mint, together with every other mint queued meanwhile (leader/
+        follower group commit): whichever request holds the send lock takes the whole queue
+        into one ``mintBatch`` transaction and one outbox row, so N concurrent mints cost one
+        nonce, one signature, one outbox commit, one broadcast and one receipt."""
+        if not batch or not self._batching:
+            with self._send_lock:
+                self._sign_mints([job])
+        else:
+            with self._mint_q_lock:
+                self._mint_q.append(job)
+            with self._send_lock:
+                while not job.sent.is_set():
+                    with self._mint_q_lock:
+                        take, self._mint_q[:] = self._mint_q[:MAX_MINT_BATCH], self._mint_q[MAX_MINT_BATCH:]
+                    if take:  # else a leader took this job and is setting `sent`
+                        self._sign_mints(take)
+        if job.error is not None:
+            raise job.error
+        assert job.ob is not None
+        return job.ob
+
+    def _sign_mints(self, jobs: list[_MintJob]) -> None:
+        try:
+            if len(jobs) == 1:
+                j = jobs[0]
+                tx = j.tx
+                intent: dict[str, Any] = {"owner": j.owner, "content_hash": j.ch, "metadata_cid": j.metadata_cid}
+            else:
+                build = self.registry.build_mint_batch([(j.owner, j.ch, j.metadata_cid) for j in jobs])
+                # every item's own estimate carries a 21,000 base and a margin: their sum bounds the batch
+                tx = {**jobs[0].tx, "data": build["data"], "gas": min(sum(int(j.tx["gas"]) for j in jobs), 25_000_000)}
+                for fee in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
+                    if fee in tx:
+                        tx[fee] = max(int(j.tx[fee]) for j in jobs)
+                intent = {"owners": [j.owner for j in jobs], "content_hashes": [j.ch for j in jobs],
+                          "metadata_cids": [j.metadata_cid for j in jobs]}
+            hashes = [j.ch for j in jobs]
+
+            def link(s: Any, ob: OutboxTx) -> None:
+                s.execute(update(Asset).where(Asset.content_hash.in_(hashes)).values(outbox_id=ob.id))
+
+            ob = self._sign_and_record("mint", intent, tx, link)
+        except BaseException as e:  # every request of the batch hears it
+            for j in jobs:
+                j.error = e if len(jobs) == 1 else _copy_error(e)
+                j.batch_size = len(jobs)
+                j.sent.set()
+            if isinstance(e, _SimulatedCrash):
+                raise
+            return
+        for j in jobs:
+            j.ob, j.batch_size = ob, len(jobs)
+            j.sent.set()
+
+    def _await_shared(self, ob: OutboxTx) -> None:
+        """Wait for a write's receipt once per write, however many requests share it: the first
+        waiter reads and records it, the others wait for that."""
+        with self._waiters_lock:
+            w = self._waiters.get(ob.id)
+            first = w is None
+            if first:
+                w = self._waiters[ob.id] = _Waiter()
+        assert w is not None
+        if first:
+            try:
+                self._await(ob)
+            except BaseException as e:
+                w.error = e
+                raise
+            finally:
+                with self._waiters_lock:
+                    self._waiters.pop(ob.id, None)
+                w.done.set()
+            return
+        if not w.done.wait(self.settings.tx_timeout_s + 5):
+            raise ChainError(f"no receipt for {ob.tx_hash} within {self.settings.tx_timeout_s} s")
+        if w.error is not None:
+            raise _copy_error(w.error)
 
     def _refuse_registered(self, ch: str) -> None:
         with self.db.read() as s:
@@ -471,7 +565,7 @@ class RegistryService:
             if ob.status == "signed":
                 with self._send_lock:
                     self._broadcast(ob)
-            self._await(ob)
+            self._await_shared(ob)
         except ContractRevert as e:
             raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
@@ -838,3 +932,41 @@ def _message_bytes(it: dict[str, Any]) -> bytes:
 class _SimulatedCrash(BaseException):
     """Test hook (NFTREG_TEST_CRASH_AT with NFTREG_TEST_CRASH_MODE=raise): the process 'dies'
     at the named point without unwinding through the service's error handling."""
+
+
+MAX_MINT_BATCH = 64  # items per mintBatch: ~64 x 190k gas stays well inside a 30M-gas block
+
+
+class _MintJob:
+    """One request's mint on its way through the group commit."""
+
+    __slots__ = ("batch_size", "ch", "error", "metadata_cid", "ob", "owner", "sent", "tx")
+
+    def __init__(self, owner: str, ch: str, metadata_cid: str):
+        self.owner, self.ch, self.metadata_cid = owner, ch, metadata_cid
+        self.tx: dict[str, Any] = {}
+        self.sent = threading.Event()
+        self.ob: OutboxTx | None = None
+        self.error: BaseException | None = None
+        self.batch_size = 1
+
+
+class _Waiter:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+def _copy_error(e: BaseException) -> BaseException:
+    """The same error for another thread to raise (one exception object raised in several
+    threads would share, and garble, one traceback)."""
+    import copy
+
+    try:
+        c = copy.copy(e)
+        c.__traceback__ = None
+        return c
+    except Exception:  # noqa: BLE001 - an uncopyable error still reaches the caller
+        return ChainError(str(e))
