@@ -96,10 +96,12 @@ def test_a_retry_of_a_signed_but_unsent_mint_resumes_the_same_transaction(settin
     svc.close()
 
 
-def test_a_batch_that_reverts_is_retried_item_by_item(tmp_path):
+@pytest.mark.parametrize("when", ["before_dry_run", "after_dry_run"])
+def test_group_commit_refuses_an_item_registered_elsewhere_and_mints_the_rest(tmp_path, when):
     """Group commit: eight mints queued behind the send lock go out as one mintBatch. One of
-    their hashes is registered on-chain by someone else after its dry run, so the batch
-    reverts; every other item is minted on its own and that one gets a clear 409."""
+    their hashes is registered on-chain by someone else. Before the group's dry run: that item
+    is refused alone (409) and the other seven go out as one batch. After the dry run: the
+    batch reverts, and every item is sent again on its own (that one gets its 409 then)."""
     import threading
 
     from nftreg.services.errors import Conflict
@@ -110,7 +112,18 @@ def test_a_batch_that_reverts_is_retried_item_by_item(tmp_path):
         assert svc._batching
         owner = svc.chain.address
         hashes = ["0x" + secrets.token_bytes(32).hex() for _ in range(8)]
+        cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
         results: dict[int, object] = {}
+        outside: list = []
+        prepare = svc._prepare
+
+        def racing_prepare(tx):
+            out = prepare(tx)
+            if when == "after_dry_run" and not outside and len(tx["data"]) > 2000:  # the batch's dry run
+                outside.append(svc.registry.mint(owner, hashes[3], cid))
+            return out
+
+        svc._prepare = racing_prepare
 
         def go(i: int) -> None:
             try:
@@ -126,20 +139,26 @@ def test_a_batch_that_reverts_is_retried_item_by_item(tmp_path):
             while len(svc._mint_q) < 8:
                 assert time.monotonic() < deadline, len(svc._mint_q)
                 time.sleep(0.01)
-            # someone else registers item 3 after its dry run passed
-            outside = svc.registry.mint(owner, hashes[3], "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy")
+            if when == "before_dry_run":
+                outside.append(svc.registry.mint(owner, hashes[3], cid))
         for t in ts:
             t.join(120)
-        assert isinstance(results[3], Conflict) and results[3].extra.get("token_id") == outside.token_id, results[3]
+        assert outside, "the race was not staged"
+        assert isinstance(results[3], Conflict) and results[3].extra.get("token_id") == outside[0].token_id, results[3]
         minted = [results[i] for i in range(8) if i != 3]
         assert all(isinstance(r, dict) and r["status"] == "minted" for r in minted), minted
         assert len({r["token_id"] for r in minted}) == 7
         for i in (0, 1, 2, 4, 5, 6, 7):
             assert svc.registry.token_of_content(hashes[i]) == results[i]["token_id"]
+            assert svc.registry.owner_of(results[i]["token_id"]) == owner
         assert svc.registry.total_minted() == 8
         with svc.db.read() as s:
             rows = list(s.scalars(select(OutboxTx).where(OutboxTx.kind == "mint")))
-        assert [r.status for r in rows].count("failed") == 1  # the batch, kept as a record
-        assert sorted(len(json.loads(r.intent).get("content_hashes", [0])) for r in rows)[-1] == 8
+        sizes = sorted(len(json.loads(r.intent).get("content_hashes", [0])) for r in rows)
+        failed = [r for r in rows if r.status == "failed"]
+        if when == "before_dry_run":
+            assert sizes == [7] and not failed  # one batch of the seven
+        else:
+            assert len(failed) == 1 and sizes == [1] * 7 + [8]  # the reverted batch, then one by one
     finally:
         svc.close()

@@ -435,9 +435,9 @@ class RegistryService:
             return self._resume_mint(ch, resume)
         job = _MintJob(owner, ch, metadata_cid)
         try:
-            # the dry run per item, in parallel outside the send lock: a hash registered on-chain
-            # (by a claim or voucher) is refused here, alone, before it can join a batch
-            job.tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
+            if not (batch and self._batching):
+                # alone: the dry run (gas estimate) runs in parallel, outside the send lock
+                job.tx = self._prepare(self.registry.build_mint(owner, ch, metadata_cid))
             ob = self._send_mint(job, batch=batch)
         except ContractRevert as e:
             self._release_asset(ch)
@@ -491,19 +491,36 @@ class RegistryService:
         assert job.ob is not None
         return job.ob
 
+    def _dry_run(self, jobs: list[_MintJob]) -> tuple[list[_MintJob], dict[str, Any]]:
+        """Estimate the group's transaction (its dry run). An item whose hash the chain already
+        holds (registered by a claim or voucher) is refused alone and the rest estimated again."""
+        while jobs:
+            if len(jobs) == 1 and jobs[0].tx:
+                return jobs, jobs[0].tx  # prepared by its own request
+            build = (self.registry.build_mint(jobs[0].owner, jobs[0].ch, jobs[0].metadata_cid) if len(jobs) == 1
+                     else self.registry.build_mint_batch([(j.owner, j.ch, j.metadata_cid) for j in jobs]))
+            try:
+                return jobs, self._prepare(build)
+            except ContractRevert as e:
+                taken = _hash_arg(e) if e.name == "ContentAlreadyRegistered" else None
+                refused = [j for j in jobs if j.ch == taken] if len(jobs) > 1 else []
+                if not refused:
+                    raise
+                for j in refused:
+                    j.error, j.batch_size = _copy_error(e), 1
+                    j.sent.set()
+                jobs = [j for j in jobs if j.ch != taken]
+        return jobs, {}
+
     def _sign_mints(self, jobs: list[_MintJob]) -> None:
         try:
+            jobs, tx = self._dry_run(jobs)
+            if not jobs:
+                return
             if len(jobs) == 1:
                 j = jobs[0]
-                tx = j.tx
                 intent: dict[str, Any] = {"owner": j.owner, "content_hash": j.ch, "metadata_cid": j.metadata_cid}
             else:
-                build = self.registry.build_mint_batch([(j.owner, j.ch, j.metadata_cid) for j in jobs])
-                # every item's own estimate carries a 21,000 base and a margin: their sum bounds the batch
-                tx = {**jobs[0].tx, "data": build["data"], "gas": min(sum(int(j.tx["gas"]) for j in jobs), 25_000_000)}
-                for fee in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
-                    if fee in tx:
-                        tx[fee] = max(int(j.tx[fee]) for j in jobs)
                 intent = {"owners": [j.owner for j in jobs], "content_hashes": [j.ch for j in jobs],
                           "metadata_cids": [j.metadata_cid for j in jobs]}
             hashes = [j.ch for j in jobs]
@@ -957,6 +974,14 @@ class _Waiter:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.error: BaseException | None = None
+
+
+def _hash_arg(e: ContractRevert) -> str | None:
+    """The bytes32 content hash a ContentAlreadyRegistered revert names, as 0x + lower hex."""
+    if not e.args_:
+        return None
+    a = e.args_[0]
+    return "0x" + bytes(a).hex() if isinstance(a, (bytes, bytearray)) else str(a).lower()
 
 
 def _copy_error(e: BaseException) -> BaseException:
