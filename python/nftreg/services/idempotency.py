@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from nftreg.db import Database, IdempotencyRecord
@@ -50,7 +51,7 @@ def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
     full = f"{scope}:{key}"
     try:
         with db.write() as s:
-            s.add(IdempotencyRecord(key=full, fingerprint=fp, state="in_flight"))
+            s.execute(insert(IdempotencyRecord).values(key=full, fingerprint=fp, state="in_flight", created_at=utcnow()))
     except IntegrityError:
         with db.read() as s:
             rec = s.get(IdempotencyRecord, full)
@@ -98,14 +99,12 @@ def _problem_body(e: ServiceError) -> dict[str, Any]:
 
 
 def _finish(db: Database, full: str, status: int, body: dict[str, Any]) -> None:
+    response = json.dumps(body)
     with db.write() as s:
-        rec = s.get(IdempotencyRecord, full)
-        if rec is not None:
-            rec.state, rec.status_code, rec.response = "done", status, json.dumps(body)
+        s.execute(update(IdempotencyRecord).where(IdempotencyRecord.key == full)
+                  .values(state="done", status_code=status, response=response))
 
 
 def _release(db: Database, full: str) -> None:
     with db.write() as s:
-        rec = s.get(IdempotencyRecord, full)
-        if rec is not None:
-            s.delete(rec)
+        s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key == full))

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
@@ -262,15 +262,20 @@ class RegistryService:
             ob.status = "final" if final else "confirmed"
             ob.block_number, ob.block_hash, ob.updated_at = block, block_hash, utcnow()
             if ob.kind == "mint":
-                for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
-                    tid = by_hash.get(a.content_hash.lower())
-                    if tid is not None and a.token_id != tid:
-                        # a row still holding this id lost its block to a reorg; the reconciler
-                        # will find its receipt gone and send it again
-                        s.execute(update(Asset).where(Asset.token_id == tid, Asset.id != a.id)
-                                  .values(token_id=None, status="pending", final=False))
-                        a.token_id = tid
-                    a.status, a.tx_hash, a.block_number, a.final = "minted", tx_hash, block, final
+                # statements, not ORM objects: a group's rows are written in three statements
+                if by_hash:
+                    # a row of another write still holding one of these ids lost its block to a
+                    # reorg; the reconciler will find its receipt gone and send it again
+                    s.execute(update(Asset).where(Asset.token_id.in_(list(by_hash.values())),
+                                                  or_(Asset.outbox_id != outbox_id, Asset.outbox_id.is_(None)))
+                              .values(token_id=None, status="pending", final=False))
+                    s.execute(update(Asset).where(Asset.outbox_id == outbox_id).values(token_id=None))
+                    t = Asset.__table__
+                    s.connection().execute(update(t).where(t.c.content_hash == bindparam("ch"))
+                                           .values(token_id=bindparam("tid")),
+                                           [{"ch": ch, "tid": tid} for ch, tid in by_hash.items()])
+                s.execute(update(Asset).where(Asset.outbox_id == outbox_id)
+                          .values(status="minted", tx_hash=tx_hash, block_number=block, final=final))
             else:
                 for b in s.scalars(select(Batch).where(Batch.outbox_id == outbox_id)):
                     b.status, b.tx_hash, b.block_number, b.final = "anchored", tx_hash, block, final
@@ -593,16 +598,18 @@ class RegistryService:
                        media_type: str | None, size: int | None) -> int | None:
         """Claim the content hash for this request. Returns None when claimed, or the outbox id
         of an identical mint that is signed but not yet in a block (to be resumed)."""
+        existing = None
         try:
-            with self.db.write() as s:
-                existing = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
-                if existing is None:
-                    s.add(Asset(content_hash=ch, owner=owner, asset_cid=asset_cid, metadata_cid=metadata_cid,
-                                media_type=media_type, size=size, status="pending"))
+            with self.db.write() as s:  # one INSERT; the unique content hash decides
+                s.execute(insert(Asset).values(content_hash=ch, owner=owner, asset_cid=asset_cid,
+                                               metadata_cid=metadata_cid, media_type=media_type, size=size,
+                                               status="pending", final=False, created_at=utcnow()))
         except IntegrityError:
-            existing = None
             with self.db.read() as s:
                 existing = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
+            if existing is None:  # released in between: the retry of the client finds it free
+                raise Conflict(f"content hash {ch} is being registered by another request; retry",
+                               token_id=None) from None
         if existing is not None:
             if existing.token_id is not None:
                 raise Conflict(f"content hash {ch} is already registered as token {existing.token_id}",
