@@ -36,7 +36,8 @@ struct Body<'a> {
 
 #[derive(Deserialize)]
 struct Item<'a> {
-    value: Vec<Value>,
+    #[serde(borrow)]
+    value: Vec<&'a RawValue>,
     #[serde(borrow)]
     proof: Vec<Cow<'a, str>>,
 }
@@ -98,18 +99,82 @@ fn to_value(t: &AbiType, v: &Value) -> Result<AbiValue> {
     })
 }
 
-/// The standard leaf hash of one JSON value (`keccak256(keccak256(abi.encode(...)))`).
-fn leaf_of(types: &[AbiType], all_static: bool, value: &[Value], buf: &mut Vec<u8>) -> Result<Hash> {
+/// A JSON string field, borrowed from the body when it has no escapes.
+fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    if let Ok(s) = serde_json::from_str::<&str>(text) {
+        return Some(Cow::Borrowed(s));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// The ABI word of a static scalar field, straight from its JSON text.
+fn scalar_raw(t: &AbiType, raw: &RawValue) -> Result<[u8; 32]> {
+    match json_str(raw) {
+        Some(s) => scalar_str(t, &s),
+        None => scalar(t, &serde_json::from_str::<Value>(raw.get()).map_err(|_| invalid("not JSON"))?),
+    }
+}
+
+/// [`scalar`] for a JSON string, without building a `Value`.
+fn scalar_str(t: &AbiType, s: &str) -> Result<[u8; 32]> {
+    match t {
+        AbiType::Address => abi::parse_address(s, ""),
+        AbiType::Uint(bits) => abi::parse_int_str(s, false, *bits, ""),
+        AbiType::Int(bits) => abi::parse_int_str(s, true, *bits, ""),
+        AbiType::FixedBytes(n) => abi::fixed_bytes_word(&abi::parse_hex_bytes(s, "")?, *n, ""),
+        _ => Err(invalid(format!("a string does not fit type {}", t.name()))),
+    }
+}
+
+/// The standard leaf hash of one JSON value (`keccak256(keccak256(abi.encode(...)))`). A
+/// tuple of scalars, `string` and `bytes` (the claims' encoding among them) is encoded straight
+/// from the borrowed JSON text; arrays go through `AbiValue`.
+fn leaf_of(types: &[AbiType], all_static: bool, value: &[&RawValue], buf: &mut Vec<u8>) -> Result<Hash> {
     if value.len() != types.len() {
         return Err(invalid("wrong arity"));
     }
     buf.clear();
     if all_static {
         for (t, v) in types.iter().zip(value) {
-            buf.extend_from_slice(&scalar(t, v)?);
+            buf.extend_from_slice(&scalar_raw(t, v)?);
+        }
+    } else if types.iter().all(|t| !matches!(t, AbiType::Array(_) | AbiType::FixedArray(..))) {
+        buf.resize(32 * types.len(), 0);
+        for (i, (t, v)) in types.iter().zip(value).enumerate() {
+            match t {
+                AbiType::String | AbiType::Bytes => {
+                    let s = json_str(v).ok_or_else(|| invalid(format!("expected a string for {}", t.name())))?;
+                    let offset = buf.len() as u64;
+                    buf[32 * i + 24..32 * i + 32].copy_from_slice(&offset.to_be_bytes());
+                    let hexed;
+                    let data: &[u8] = if matches!(t, AbiType::String) {
+                        s.as_bytes()
+                    } else {
+                        hexed = abi::parse_hex_bytes(&s, "")?;
+                        &hexed
+                    };
+                    let mut len = [0u8; 32];
+                    len[24..].copy_from_slice(&(data.len() as u64).to_be_bytes());
+                    buf.extend_from_slice(&len);
+                    buf.extend_from_slice(data);
+                    buf.resize(buf.len() + (32 - data.len() % 32) % 32, 0);
+                }
+                _ => {
+                    let w = scalar_raw(t, v)?;
+                    buf[32 * i..32 * i + 32].copy_from_slice(&w);
+                }
+            }
         }
     } else {
-        let vals = types.iter().zip(value).map(|(t, v)| to_value(t, v)).collect::<Result<Vec<_>>>()?;
+        let mut vals = Vec::with_capacity(types.len());
+        for (t, v) in types.iter().zip(value) {
+            let parsed: Value = serde_json::from_str(v.get()).map_err(|_| invalid("not JSON"))?;
+            vals.push(to_value(t, &parsed)?);
+        }
         abi::encode_into(types, &vals, buf)?;
     }
     Ok(keccak256_32(&keccak256(buf)))
