@@ -33,6 +33,11 @@ class _ReconcileCollector:
         for outcome, n in sorted(self.svc.reconcile_totals.items()):
             c.add_metric([outcome], n)
         yield c
+        e = CounterMetricFamily("nftreg_index_event_updates", "Index rows changed by following contract events "
+                                "(owners: transfers; registered: tokens minted outside this service)", labels=["kind"])
+        for kind, n in sorted(self.svc.sync_totals.items()):
+            e.add_metric([kind], n)
+        yield e
 
 
 def create_app(settings: Settings | None = None, *, service: RegistryService | None = None) -> FastAPI:

@@ -24,6 +24,7 @@ __all__ = [
     "Asset",
     "AuthNonce",
     "Base",
+    "ChainCursor",
     "Batch",
     "IdempotencyRecord",
     "OutboxTx",
@@ -143,3 +144,12 @@ class OwnershipChallenge(Base):
     message: Mapped[str] = mapped_column(Text, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class ChainCursor(Base):
+    """How far the index has followed a contract's events (the last block read)."""
+
+    __tablename__ = "chain_cursors"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # events:<chain id>:<contract>
+    block: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

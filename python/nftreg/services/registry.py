@@ -23,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from eth_abi import decode as abi_decode
+from eth_utils import keccak
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
@@ -31,7 +33,7 @@ from nftreg import _core
 from nftreg.chain import Chain, Registry, SignedTx, Voucher
 from nftreg.cid import content_hash as sha256_of
 from nftreg.claims import CLAIM_LEAF_ENCODING, build_claims_tree, read_claims, read_claims_text
-from nftreg.db import Asset, Batch, Database, OutboxTx, OwnershipChallenge, upgrade
+from nftreg.db import Asset, Batch, ChainCursor, Database, OutboxTx, OwnershipChallenge, upgrade
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore, open_store
@@ -115,7 +117,9 @@ class RegistryService:
         self._finality_age_s = (settings.finality_age_s if settings.finality_age_s is not None
                                 else 5.0 if devnet and self.chain.kind != "tester" else 0.0)
         self._bg: threading.Thread | None = None
-        self.reconcile_totals: Counter[str] = Counter()  # outcomes since start, for /metrics and tests
+        self.reconcile_totals: Counter[str] = Counter()
+        self.sync_totals: Counter[str] = Counter()  # index changes made by following contract events
+        self._sync_lock = threading.Lock()  # outcomes since start, for /metrics and tests
         self._stop = threading.Event()
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
@@ -398,6 +402,10 @@ class RegistryService:
                     self.reconcile(wait=False)
                 except Exception:
                     log.exception("background reconcile pass failed")
+                try:
+                    self.sync_events()
+                except Exception:
+                    log.exception("background event sync failed")
 
         self._bg = threading.Thread(target=loop, name="nftreg-reconcile", daemon=True)
         self._bg.start()
@@ -923,6 +931,68 @@ class RegistryService:
                         a.owner = ev.args["to"]
         return seen
 
+    def sync_events(self, *, max_blocks: int = 10_000) -> dict[str, int]:
+        """Follow the contract's events into the index, from where the last pass stopped:
+        tokens that changed hands (a Transfer from a holder: the owner is read back with
+        ``ownerOf``, so a transfer a reorg dropped is not believed) and tokens registered outside
+        this service (claims, vouchers, another minter) become rows. The last
+        ``finality_depth`` blocks are read again on every pass. Returns counts."""
+        counts = {"owners": 0, "registered": 0}
+        with self._sync_lock:
+            name = f"events:{self.chain.chain_id}:{self.registry.address.lower()}"
+            with self._rpc("head"):
+                head = self.chain.block_number()
+            with self.db.read() as s:
+                cur = s.get(ChainCursor, name)
+            start = 0 if cur is None else max(0, int(cur.block) - self._finality_depth + 1)
+            end = min(head, start + max_blocks)
+            if end < start:
+                return counts
+            with self._rpc("events"):
+                logs = self.chain.w3.eth.get_logs({"address": self.registry.address, "fromBlock": start,
+                                                   "toBlock": end})
+            registered: dict[str, tuple[int, str, str, int, str]] = {}
+            moved: set[int] = set()
+            for log in logs:
+                topics = [bytes(t) for t in log.get("topics") or []]
+                if len(topics) == 4 and topics[0] == _TRANSFER_TOPIC and any(topics[1]):
+                    moved.add(int.from_bytes(topics[3], "big"))
+                elif len(topics) == 4 and topics[0] == _REGISTERED_TOPIC:
+                    (cid,) = abi_decode(["string"], bytes(log["data"]))
+                    registered["0x" + topics[3].hex()] = (
+                        int.from_bytes(topics[1], "big"), Web3.to_checksum_address(topics[2][12:]), cid,
+                        int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex())
+            if registered:
+                with self.db.write() as s:
+                    known = set(s.scalars(select(Asset.content_hash).where(Asset.content_hash.in_(list(registered)))))
+                    for ch, (tid, owner, cid, block, txh) in registered.items():
+                        if ch in known:  # ours (reserved or minted through the outbox)
+                            continue
+                        if s.scalar(select(Asset.id).where(Asset.token_id == tid)) is not None:
+                            continue  # the id is held by a row the reconciler is still settling
+                        s.add(Asset(content_hash=ch, owner=owner, metadata_cid=cid, token_id=tid, status="minted",
+                                    tx_hash=txh, block_number=block, final=head - block + 1 >= self._finality_depth))
+                        counts["registered"] += 1
+            owners: dict[int, str] = {}
+            for tid in sorted(moved):
+                try:
+                    with self._rpc("ownerOf"):
+                        owners[tid] = self.registry.owner_of(tid)
+                except ContractRevert:
+                    continue  # burned or not (yet) there: nothing to record
+            with self.db.write() as s:
+                for tid, owner in owners.items():
+                    r = s.execute(update(Asset).where(Asset.token_id == tid, Asset.owner != owner).values(owner=owner))
+                    counts["owners"] += r.rowcount or 0
+                c = s.get(ChainCursor, name)
+                if c is None:
+                    s.add(ChainCursor(name=name, block=end, updated_at=utcnow()))
+                else:
+                    c.block, c.updated_at = end, utcnow()
+        for k, v in counts.items():
+            self.sync_totals[k] += v
+        return counts
+
     # -- operations --------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -958,6 +1028,8 @@ class _SimulatedCrash(BaseException):
     at the named point without unwinding through the service's error handling."""
 
 
+_REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
+_TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
 MAX_MINT_BATCH = 64  # items per mintBatch: ~64 x 190k gas stays well inside a 30M-gas block
 
 
