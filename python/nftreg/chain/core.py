@@ -355,6 +355,20 @@ class Chain:
         except OSError as e:  # requests' errors are OSErrors: unreachable, reset, timed out
             raise ChainError(f"RPC unreachable while reading a receipt: {e}") from None
 
+    def logs(self, address: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """A contract's logs in a block range: ``topics`` (bytes), ``data`` (bytes),
+        ``blockNumber`` (int), ``transactionHash`` (0x-hex)."""
+        if self._url is None:
+            raw = self.w3.eth.get_logs({"address": Web3.to_checksum_address(address), "fromBlock": from_block,
+                                        "toBlock": to_block})
+            return [{"topics": [bytes(t) for t in lg["topics"]], "data": bytes(lg["data"]),
+                     "blockNumber": int(lg["blockNumber"]), "transactionHash": "0x" + bytes(lg["transactionHash"]).hex()}
+                    for lg in raw]
+        raw = self._raw("eth_getLogs", [{"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block)}])
+        return [{"topics": [bytes.fromhex(t[2:]) for t in lg["topics"]], "data": bytes.fromhex(lg["data"][2:]),
+                 "blockNumber": int(lg["blockNumber"], 16), "transactionHash": lg["transactionHash"]}
+                for lg in raw or []]
+
     def receipts(self, tx_hashes: list[str]) -> list[dict[str, Any] | None]:
         """Receipts of many transactions (None where there is none), in JSON-RPC batches of 200
         on HTTP nodes: one round trip instead of one per transaction."""

@@ -413,10 +413,12 @@ class RegistryService:
     # -- assets ------------------------------------------------------------------------------
     def mint(self, *, owner: str, metadata: dict[str, Any], upload_path: str | None = None,
              content_hash: str | None = None, asset_cid: str | None = None, media_type: str | None = None,
-             size: int | None = None) -> dict[str, Any]:
+             size: int | None = None, upload_sha256: str | None = None) -> dict[str, Any]:
+        """Pin the asset (when uploaded) and its metadata, then mint to ``owner``.
+        ``upload_sha256``: the upload's 0x SHA-256 when the caller hashed it while receiving."""
         owner = _address(owner)
         if upload_path is not None:
-            ch = "0x" + sha256_of(upload_path).hex()
+            ch = upload_sha256 or "0x" + sha256_of(upload_path).hex()
         else:
             if content_hash is None:
                 raise Unprocessable("send the asset file, or its content_hash for a private registration")
@@ -949,27 +951,31 @@ class RegistryService:
             if end < start:
                 return counts
             with self._rpc("events"):
-                logs = self.chain.w3.eth.get_logs({"address": self.registry.address, "fromBlock": start,
-                                                   "toBlock": end})
-            registered: dict[str, tuple[int, str, str, int, str]] = {}
+                logs = self.chain.logs(self.registry.address, start, end)
+            registered: dict[str, tuple[int, bytes, bytes, int, str]] = {}
             moved: set[int] = set()
+            known: set[str] = set()
             for log in logs:
-                topics = [bytes(t) for t in log.get("topics") or []]
+                topics = log["topics"]
                 if len(topics) == 4 and topics[0] == _TRANSFER_TOPIC and any(topics[1]):
                     moved.add(int.from_bytes(topics[3], "big"))
                 elif len(topics) == 4 and topics[0] == _REGISTERED_TOPIC:
-                    (cid,) = abi_decode(["string"], bytes(log["data"]))
-                    registered["0x" + topics[3].hex()] = (
-                        int.from_bytes(topics[1], "big"), Web3.to_checksum_address(topics[2][12:]), cid,
-                        int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex())
+                    registered["0x" + topics[3].hex()] = (int.from_bytes(topics[1], "big"), topics[2][12:], log["data"],
+                                                          log["blockNumber"], log["transactionHash"])
             if registered:
-                with self.db.write() as s:
+                with self.db.read() as s:
                     known = set(s.scalars(select(Asset.content_hash).where(Asset.content_hash.in_(list(registered)))))
-                    for ch, (tid, owner, cid, block, txh) in registered.items():
+            if registered.keys() - known:
+                with self.db.write() as s:
+                    for ch, (tid, owner_raw, data, block, txh) in registered.items():
                         if ch in known:  # ours (reserved or minted through the outbox)
                             continue
+                        if s.scalar(select(Asset.id).where(Asset.content_hash == ch)) is not None:
+                            continue  # reserved by a request meanwhile
                         if s.scalar(select(Asset.id).where(Asset.token_id == tid)) is not None:
                             continue  # the id is held by a row the reconciler is still settling
+                        (cid,) = abi_decode(["string"], data)
+                        owner = Web3.to_checksum_address(owner_raw)
                         s.add(Asset(content_hash=ch, owner=owner, metadata_cid=cid, token_id=tid, status="minted",
                                     tx_hash=txh, block_number=block, final=head - block + 1 >= self._finality_depth))
                         counts["registered"] += 1

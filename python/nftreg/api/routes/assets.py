@@ -129,7 +129,7 @@ def mint_asset(
 
         def run() -> tuple[int, dict[str, Any]]:
             return 201, service.mint(owner=owner, metadata=meta, upload_path=tmp_path, content_hash=content_hash,
-                                     asset_cid=asset_cid, media_type=media_type, size=size)
+                                     asset_cid=asset_cid, media_type=media_type, size=size, upload_sha256=digest)
 
         status, body, replayed = run_idempotent(service.db, "assets", idempotency_key, fp, run)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
