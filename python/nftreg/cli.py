@@ -499,13 +499,15 @@ def serve_cmd(
     rpc_url: Optional[str] = typer.Option(None, "--rpc-url", help="NFTREG_RPC_URL: tester://, anvil:// or http(s)://"),
     ipfs_api: Optional[str] = typer.Option(None, "--ipfs-api", help="NFTREG_IPFS_API (default: embedded store)"),
     database_url: Optional[str] = typer.Option(None, "--database-url", help="NFTREG_DATABASE_URL (default: SQLite under the data dir)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="NFTREG_WORKERS: server processes (default 1)"),
 ) -> None:
     """Run the REST API (flags override NFTREG_* environment variables)."""
     from nftreg.serve import run
     from nftreg.settings import Settings
 
     overrides = {k: v for k, v in {"port": port, "host": host, "data_dir": data_dir, "rpc_url": rpc_url,
-                                   "ipfs_api": ipfs_api, "database_url": database_url}.items() if v is not None}
+                                   "ipfs_api": ipfs_api, "database_url": database_url,
+                                   "workers": workers}.items() if v is not None}
     try:
         settings = Settings(**overrides)
     except ValueError as e:

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)  # server processes sharing chain, database and store
+    # other server processes use this database too (set by `serve --workers`; set it for replicas):
+    # a reservation or in-flight Idempotency-Key another process made is then left to it until
+    # it is `shared_stale_s` old, instead of being taken over when this process starts
+    shared_database: bool = False
+    shared_stale_s: float = Field(default=120, gt=0)
     rpc_url: str = "anvil://"
     private_key: str | None = Field(default=None, repr=False)
     registry_address: str | None = None

@@ -4,6 +4,8 @@ reading and then one failing with "database is locked" at commit. PostgreSQL com
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,9 +49,14 @@ class Database:
         else:
             self.engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
         # SQLite has one writer at a time and its busy handler waits by sleeping (1, 2, 5, 10 ...
-        # 100 ms), so threads of one process that contend at BEGIN IMMEDIATE lose tens of ms each;
-        # they queue on this lock instead (other processes still meet the busy timeout)
+        # 100 ms), so writers that contend at BEGIN IMMEDIATE lose tens of ms each. Threads of
+        # one process queue on this lock instead, and processes on one file (a server with
+        # several workers) on an flock of a file beside the database.
         self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+        self._depth = threading.local()
+        self._flock_fd: int | None = None
+        if self.is_sqlite and path and path != ":memory:":
+            self._flock_fd = os.open(f"{path}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(nftreg_write=True), expire_on_commit=False)
 
@@ -65,8 +72,18 @@ class Database:
             with self._write() as s, s.begin():
                 yield s
             return
-        with self._write_lock, self._write() as s, s.begin():
-            yield s
+        with self._write_lock:
+            depth = getattr(self._depth, "n", 0)
+            if depth == 0 and self._flock_fd is not None:
+                fcntl.flock(self._flock_fd, fcntl.LOCK_EX)
+            self._depth.n = depth + 1
+            try:
+                with self._write() as s, s.begin():
+                    yield s
+            finally:
+                self._depth.n = depth
+                if depth == 0 and self._flock_fd is not None:
+                    fcntl.flock(self._flock_fd, fcntl.LOCK_UN)
 
     def ping(self) -> None:
         with self.engine.connect() as c:
@@ -74,6 +91,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._flock_fd is not None:
+            os.close(self._flock_fd)
+            self._flock_fd = None
 
 
 def upgrade(db: Database) -> None:

@@ -27,6 +27,9 @@ __all__ = ["fingerprint", "run_idempotent"]
 # record; that is safe because the chain write is guarded by the outbox and the contract's
 # one-token-per-content-hash rule, not by this key.
 _PROCESS_START = utcnow()
+# Set when other server processes share the database (`Settings.shared_database`): then only
+# age (`stale_after_s`) makes a record stale, as another live process may own it.
+SHARED_DATABASE = False
 
 
 def fingerprint(*parts: Any) -> str:
@@ -88,7 +91,7 @@ def _take_over_stale(db: Database, full: str, stale_after_s: float) -> bool:
         if rec is None or rec.state != "in_flight":
             return False
         created = aware(rec.created_at)
-        if created > cutoff and created >= aware(_PROCESS_START):
+        if created > cutoff and (SHARED_DATABASE or created >= aware(_PROCESS_START)):
             return False
         rec.created_at = utcnow()  # claimed by this request; a racing retry sees it fresh
         return True

@@ -10,6 +10,7 @@ nonce, so a write can land at most once.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -130,6 +131,10 @@ class RegistryService:
         self._waiters_lock = threading.Lock()
         self._batching = settings.mint_batch and self.chain.kind != "tester" and self.registry.supports_mint_batch
         self._started_at = utcnow()
+        if settings.shared_database:
+            from nftreg.services import idempotency
+
+            idempotency.SHARED_DATABASE = True
         self.reconcile()
 
     def close(self) -> None:
@@ -321,7 +326,7 @@ class RegistryService:
             with self.db.write() as s:
                 for model in (Asset, Batch):
                     orphans = list(s.scalars(select(model).where(model.status == "pending", model.outbox_id.is_(None),
-                                                                 model.created_at < self._started_at)))
+                                                                 model.created_at < self._orphan_cutoff())))
                     for o in orphans:
                         s.delete(o)
                     counts["released"] += len(orphans)
@@ -357,6 +362,14 @@ class RegistryService:
                     counts[outcome] += 1
                     self.reconcile_totals[outcome] += 1
         return counts
+
+    def _orphan_cutoff(self) -> Any:
+        """Reservations made before this moment with nothing signed belong to a dead request.
+        Alone on its database that is anything older than this process; when other server
+        processes share the database, only what is older than ``shared_stale_s``."""
+        if self.settings.shared_database:
+            return min(utcnow() - timedelta(seconds=self.settings.shared_stale_s), self._started_at)
+        return self._started_at
 
     def _leave_for_now(self, ob: OutboxTx, head: int, now: Any) -> bool:
         """In the background pass, skip a write that a request of this process signed a moment
@@ -396,16 +409,26 @@ class RegistryService:
         if self.settings.reconcile_interval_s <= 0 or self._bg is not None:
             return
 
+        lock_fd = os.open(Path(self.settings.data_dir) / "background.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
         def loop() -> None:
             while not self._stop.wait(self.settings.reconcile_interval_s):
+                try:  # one process at a time (a server with several workers shares the data dir)
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
                 try:
-                    self.reconcile(wait=False)
-                except Exception:
-                    log.exception("background reconcile pass failed")
-                try:
-                    self.sync_events()
-                except Exception:
-                    log.exception("background event sync failed")
+                    try:
+                        self.reconcile(wait=False)
+                    except Exception:
+                        log.exception("background reconcile pass failed")
+                    try:
+                        self.sync_events()
+                    except Exception:
+                        log.exception("background event sync failed")
+                finally:
+                    fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)
 
         self._bg = threading.Thread(target=loop, name="nftreg-reconcile", daemon=True)
         self._bg.start()
