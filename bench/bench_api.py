@@ -42,13 +42,15 @@ def pct(xs: list[float], p: float) -> float:
 
 
 @contextmanager
-def server(data_dir: str, rpc: str) -> Iterator[str]:
+def server(data_dir: str, rpc: str, workers: int | None = None) -> Iterator[str]:
     """`nftreg serve` in its own process; yields its base URL once /readyz says ready."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0",
            "NFTREG_DATA_DIR": data_dir, "NFTREG_RPC_URL": rpc, "NFTREG_PORT": str(port)}
+    if workers:
+        env["NFTREG_WORKERS"] = str(workers)
     log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(SERVER_CMD, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -80,6 +82,7 @@ def main() -> None:
     ap.add_argument("--proofs", type=int, default=100_000)
     ap.add_argument("--rpc", default="anvil://")
     ap.add_argument("--batch", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=1, help="server processes (nftreg serve --workers)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         # anchor: the same mint transaction straight to a chain of the same kind, serially
@@ -95,7 +98,7 @@ def main() -> None:
         finally:
             chain.close()
         (Path(d) / "srv").mkdir()
-        with server(str(Path(d) / "srv"), a.rpc) as url, httpx.Client(
+        with server(str(Path(d) / "srv"), a.rpc, a.workers) as url, httpx.Client(
                 base_url=url, timeout=300, limits=httpx.Limits(max_connections=a.threads + 4)) as c:
             def one(i: int) -> float:
                 t = time.perf_counter()
@@ -151,7 +154,8 @@ def main() -> None:
             for i in range(200):
                 assert c.get(f"/v1/batches/{bid}/proofs/{i * 97 % a.batch}").status_code == 200
             proof_get = 200 / (time.perf_counter() - t)
-    print(f"chain {a.rpc}; {a.mints} REST mints with {a.threads} client threads (1 KiB assets, embedded IPFS, SQLite)")
+    print(f"chain {a.rpc}; nftreg serve --workers {a.workers}; {a.mints} REST mints with {a.threads} client threads "
+          "(1 KiB assets, embedded IPFS, SQLite)")
     print("| what | nftreg REST | anchor | ratio |")
     print("|---|---|---|---|")
     print(f"| mints/s | {mint_rate:,.1f} (p50 {pct(lat, 50)*1e3:.0f} ms, p99 {pct(lat, 99)*1e3:.0f} ms) "
