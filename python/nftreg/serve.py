@@ -11,8 +11,12 @@ nonce), and one worker at a time runs the background reconcile/event pass.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from nftreg.settings import Settings
+
+if TYPE_CHECKING:
+    from nftreg.chain.anvil import AnvilProcess
 
 __all__ = ["run"]
 
@@ -36,7 +40,7 @@ def run(settings: Settings | None = None) -> None:
             anvil.stop()
 
 
-def _prepare_shared(settings: Settings) -> object | None:
+def _prepare_shared(settings: Settings) -> AnvilProcess | None:
     """Start what the workers share and export the settings they read from the environment."""
     from pathlib import Path
 

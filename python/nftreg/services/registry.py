@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
@@ -279,7 +279,7 @@ class RegistryService:
                                                   or_(Asset.outbox_id != outbox_id, Asset.outbox_id.is_(None)))
                               .values(token_id=None, status="pending", final=False))
                     s.execute(update(Asset).where(Asset.outbox_id == outbox_id).values(token_id=None))
-                    t = Asset.__table__
+                    t = cast(Table, Asset.__table__)
                     s.connection().execute(update(t).where(t.c.content_hash == bindparam("ch"))
                                            .values(token_id=bindparam("tid")),
                                            [{"ch": ch, "tid": tid} for ch, tid in by_hash.items()])
@@ -998,20 +998,21 @@ class RegistryService:
                         if s.scalar(select(Asset.id).where(Asset.token_id == tid)) is not None:
                             continue  # the id is held by a row the reconciler is still settling
                         (cid,) = abi_decode(["string"], data)
-                        owner = Web3.to_checksum_address(owner_raw)
+                        owner = str(Web3.to_checksum_address(owner_raw))
                         s.add(Asset(content_hash=ch, owner=owner, metadata_cid=cid, token_id=tid, status="minted",
                                     tx_hash=txh, block_number=block, final=head - block + 1 >= self._finality_depth))
                         counts["registered"] += 1
-            owners: dict[int, str] = {}
+            owners: dict[int, str] = {}  # token id -> holder (checksummed)
             for tid in sorted(moved):
                 try:
                     with self._rpc("ownerOf"):
-                        owners[tid] = self.registry.owner_of(tid)
+                        owners[tid] = str(self.registry.owner_of(tid))
                 except ContractRevert:
                     continue  # burned or not (yet) there: nothing to record
             with self.db.write() as s:
                 for tid, owner in owners.items():
-                    r = s.execute(update(Asset).where(Asset.token_id == tid, Asset.owner != owner).values(owner=owner))
+                    r = cast(CursorResult[Any], s.execute(update(Asset).where(Asset.token_id == tid,
+                                                                              Asset.owner != owner).values(owner=owner)))
                     counts["owners"] += r.rowcount or 0
                 c = s.get(ChainCursor, name)
                 if c is None:
