@@ -89,7 +89,7 @@ class Registry:
         art = artifact()
         chain.errors.add_abi(art["abi"])
         self.contract = chain.w3.eth.contract(address=self.address, abi=art["abi"])
-        self.abi_json = json.dumps(art["abi"], sort_keys=True)
+        self._flat = _flat_encoders(art["abi"])
 
     def __repr__(self) -> str:
         return f"Registry({self.address} on chain {self.chain.chain_id})"
@@ -132,7 +132,7 @@ class Registry:
 
     # -- transaction builders ----------------------------------------------------------------
     def _tx(self, fn: str, *args: Any) -> dict[str, Any]:
-        enc = _flat_encoder(self.abi_json, fn)
+        enc = self._flat.get(fn)
         if enc is not None:  # eth-abi directly: web3's encode_abi re-resolves the ABI on every call
             selector, types = enc
             return {"to": self.address, "data": "0x" + (selector + abi_encode(types, list(args))).hex()}
@@ -151,7 +151,7 @@ class Registry:
         """Whether the deployed code has ``mintBatch`` (a registry deployed by an older nftreg
         does not): its selector appears in the dispatcher of the runtime code."""
         if not hasattr(self, "_batch_ok"):
-            enc = _flat_encoder(self.abi_json, "mintBatch")
+            enc = self._flat.get("mintBatch")
             code = bytes(self.chain.w3.eth.get_code(self.address))
             self._batch_ok = enc is not None and enc[0] in code
         return self._batch_ok
@@ -284,20 +284,13 @@ class Registry:
         for log in receipt.get("logs", []):
             topics = log.get("topics") or []
             if (str(log.get("address", "")).lower() == me and len(topics) >= 4
-                    and bytes(topics[0]) == _REGISTERED_TOPIC):
+                    and bytes(topics[0]) == REGISTERED_TOPIC):
                 out["0x" + bytes(topics[3]).hex()] = int.from_bytes(bytes(topics[1]), "big")
         return out
 
     def minted_token_ids(self, receipt: dict[str, Any]) -> list[int]:
-        # Registered(uint256 indexed tokenId, ...): the id is the first indexed topic
-        me = self.address.lower()
-        out = []
-        for log in receipt.get("logs", []):
-            topics = log.get("topics") or []
-            if (str(log.get("address", "")).lower() == me and len(topics) >= 2
-                    and bytes(topics[0]) == _REGISTERED_TOPIC):
-                out.append(int.from_bytes(bytes(topics[1]), "big"))
-        return out
+        """Token ids of the receipt's Registered events, in log order."""
+        return list(self.minted_by_content(receipt).values())
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[RegistryEvent]:
         raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": cast(Any, to_block)})
@@ -314,26 +307,19 @@ class Registry:
         return out
 
 
-def _discard():
-    from web3.logs import DISCARD
-
-    return DISCARD
-
-
-_DISCARD = _discard()
-_REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
+# Registered(uint256 indexed tokenId, address indexed owner, bytes32 indexed contentHash, string)
+REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
+TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
 
 
-@lru_cache(maxsize=64)
-def _flat_encoder_cached(abi_key: str, fn: str) -> tuple[bytes, tuple[str, ...]] | None:
-    abi = json.loads(abi_key)
-    fns = [e for e in abi if e.get("type") == "function" and e.get("name") == fn]
-    if len(fns) != 1 or any(i["type"].startswith("tuple") for i in fns[0]["inputs"]):
-        return None
-    types = tuple(i["type"] for i in fns[0]["inputs"])
-    return keccak(text=f"{fn}({','.join(types)})")[:4], types
-
-
-def _flat_encoder(abi_json: str, fn: str) -> tuple[bytes, tuple[str, ...]] | None:
-    """(selector, input types) of a function without tuple inputs, or None."""
-    return _flat_encoder_cached(abi_json, fn)
+def _flat_encoders(abi: list[dict[str, Any]]) -> dict[str, tuple[bytes, tuple[str, ...]]]:
+    """{name: (selector, input types)} of the functions without tuple inputs and without
+    overloads: their calldata is the selector and eth-abi's encoding of the arguments."""
+    fns = [e for e in abi if e.get("type") == "function"]
+    names = [f["name"] for f in fns]
+    out = {}
+    for f in fns:
+        if names.count(f["name"]) == 1 and not any(i["type"].startswith("tuple") for i in f["inputs"]):
+            types = tuple(i["type"] for i in f["inputs"])
+            out[f["name"]] = (keccak(text=f"{f['name']}({','.join(types)})")[:4], types)
+    return out

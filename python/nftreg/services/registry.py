@@ -25,20 +25,20 @@ from pathlib import Path
 from typing import Any, cast
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
 from sqlalchemy import CursorResult, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
 from nftreg import _core
 from nftreg.chain import Chain, Registry, SignedTx, Voucher
+from nftreg.chain.registry import REGISTERED_TOPIC, TRANSFER_TOPIC
 from nftreg.cid import content_hash as sha256_of
 from nftreg.claims import CLAIM_LEAF_ENCODING, build_claims_tree, read_claims, read_claims_text
 from nftreg.db import Asset, Batch, ChainCursor, Database, OutboxTx, OwnershipChallenge, upgrade
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore, open_store
-from nftreg.merkle import ProofStream, StandardMerkleTree, verify_many, verify_many_json
+from nftreg.merkle import ProofStream, StandardMerkleTree, verify_many
 from nftreg.metadata import canonical_json
 from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
@@ -827,13 +827,6 @@ class RegistryService:
         """A streaming verifier for one ``/v1/verify/proofs`` body (claims encoding by default)."""
         return ProofStream(leaf_encoding=CLAIM_LEAF_ENCODING, max_items=self.settings.max_verify_items)
 
-    def verify_proofs_body(self, body: bytes) -> list[bool]:
-        """A whole ``/v1/verify/proofs`` JSON body, parsed and verified in Rust."""
-        try:
-            return verify_many_json(body, leaf_encoding=CLAIM_LEAF_ENCODING, max_items=self.settings.max_verify_items)
-        except InvalidInputError as e:
-            raise Unprocessable(str(e)) from None
-
     def verify_signatures(self, items: list[Any]) -> list[dict[str, Any]]:
         if len(items) > self.settings.max_verify_items:
             raise Unprocessable(f"at most {self.settings.max_verify_items} items per request")
@@ -980,9 +973,9 @@ class RegistryService:
             known: set[str] = set()
             for log in logs:
                 topics = log["topics"]
-                if len(topics) == 4 and topics[0] == _TRANSFER_TOPIC and any(topics[1]):
+                if len(topics) == 4 and topics[0] == TRANSFER_TOPIC and any(topics[1]):
                     moved.add(int.from_bytes(topics[3], "big"))
-                elif len(topics) == 4 and topics[0] == _REGISTERED_TOPIC:
+                elif len(topics) == 4 and topics[0] == REGISTERED_TOPIC:
                     registered["0x" + topics[3].hex()] = (int.from_bytes(topics[1], "big"), topics[2][12:], log["data"],
                                                           log["blockNumber"], log["transactionHash"])
             if registered:
@@ -1058,8 +1051,6 @@ class _SimulatedCrash(BaseException):
     at the named point without unwinding through the service's error handling."""
 
 
-_REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
-_TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
 MAX_MINT_BATCH = 64  # items per mintBatch: ~64 x 190k gas stays well inside a 30M-gas block
 
 
