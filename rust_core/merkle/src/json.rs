@@ -896,8 +896,9 @@ mod tests {
         format!("0x{}", hex::encode(h))
     }
 
-    #[test]
-    fn verifies_items_and_flags_bad_ones() {
+    /// Root (0x-hex) and the five good items of a 5-value (address, uint256) tree; amounts
+    /// alternate between a JSON number and a decimal string, both of which are accepted.
+    fn good_items() -> (String, Vec<String>) {
         let addrs: Vec<String> = (0..5u8).map(|i| format!("0x{}", hex::encode([i + 1; 20]))).collect();
         let mut leaves: Vec<Hash> = addrs.iter().enumerate().map(|(i, a)| leaf(a, i as u64 * 10)).collect();
         leaves.sort();
@@ -906,17 +907,22 @@ mod tests {
         let mut items = Vec::new();
         for (i, a) in addrs.iter().enumerate() {
             let p: Vec<String> = get_proof(&tree, pos(&leaf(a, i as u64 * 10))).unwrap().iter().map(hx).collect();
-            // amounts alternate between a JSON number and a decimal string; both are accepted
             let amount = if i % 2 == 0 { format!("{}", i * 10) } else { format!("\"{}\"", i * 10) };
             items.push(format!("{{\"value\":[\"{a}\",{amount}],\"proof\":{}}}", serde_json::to_string(&p).unwrap()));
         }
+        (hx(&tree[0]), items)
+    }
+
+    #[test]
+    fn verifies_items_and_flags_bad_ones() {
+        let (root, mut items) = good_items();
         let good = items[0].clone();
         items.push(good.replace("\"0x01", "\"0x02")); // wrong value
         items.push("{\"value\":[1,2],\"proof\":[]}".into()); // wrong types
         items.push("[]".into()); // not an object
         items.push(good.replace("\"proof\":[\"0x", "\"proof\":[\"zz")); // not hex
         items.push(good.replace("\"value\":[", "\"value\":[1.5,")); // wrong arity
-        let body = format!("{{\"root\":\"{}\",\"items\":[{}]}}", hx(&tree[0]), items.join(","));
+        let body = format!("{{\"root\":\"{root}\",\"items\":[{}]}}", items.join(","));
         let out = verify_proofs_json(body.as_bytes(), &enc(), 100).unwrap();
         assert_eq!(out, vec![true, true, true, true, true, false, false, false, false, false]);
     }
@@ -1002,17 +1008,7 @@ mod tests {
 
     /// Items of the 5-value test tree (address, uint256): good ones, then assorted bad ones.
     fn sample_items() -> (String, Vec<String>) {
-        let addrs: Vec<String> = (0..5u8).map(|i| format!("0x{}", hex::encode([i + 1; 20]))).collect();
-        let mut leaves: Vec<Hash> = addrs.iter().enumerate().map(|(i, a)| leaf(a, i as u64 * 10)).collect();
-        leaves.sort();
-        let tree = make_tree(&leaves).unwrap();
-        let pos = |h: &Hash| tree.len() - 1 - leaves.iter().position(|x| x == h).unwrap();
-        let mut items = Vec::new();
-        for (i, a) in addrs.iter().enumerate() {
-            let p: Vec<String> = get_proof(&tree, pos(&leaf(a, i as u64 * 10))).unwrap().iter().map(hx).collect();
-            let amount = if i % 2 == 0 { format!("{}", i * 10) } else { format!("\"{}\"", i * 10) };
-            items.push(format!("{{\"value\":[\"{a}\",{amount}],\"proof\":{}}}", serde_json::to_string(&p).unwrap()));
-        }
+        let (root, mut items) = good_items();
         let good = items[0].clone();
         items.push(good.replace("\"0x01", "\"0x02"));
         items.push("{\"value\":[1,2],\"proof\":[]}".into());
@@ -1024,7 +1020,7 @@ mod tests {
         items.push(good.replace("{\"value\"", "{\"note\":\"a\\\\\\\"b}]{[\\u00e9é\",\"value\""));
         items.push(good.replace("{\"value\"", "{\"deep\":[[[[{\"x\":[1e999999]}]]]],\"value\""));
         items.push(good.replace("{\"value\"", "{\"value\":[],\"value\""));
-        (hx(&tree[0]), items)
+        (root, items)
     }
 
     fn body_of(root: &str, items: &[String], n: usize) -> String {

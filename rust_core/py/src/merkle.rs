@@ -735,14 +735,8 @@ fn verify_many(
 /// bool per item; a malformed item is `False`; a malformed body, root or encoding raises.
 #[pyfunction]
 fn verify_proofs_json(py: Python<'_>, body: &Bound<'_, PyAny>, default_encoding: Vec<String>, max_items: usize) -> PyResult<Vec<bool>> {
-    let owned;
-    let data: &[u8] = if let Ok(b) = body.downcast::<PyBytes>() {
-        b.as_bytes()
-    } else {
-        owned = crate::buffers::bytes_like(body, "body")?;
-        &owned
-    };
-    py.allow_threads(|| nftreg_merkle::json::verify_proofs_json(data, &default_encoding, max_items))
+    let data = crate::buffers::bytes_view(body, "body")?;
+    py.allow_threads(|| nftreg_merkle::json::verify_proofs_json(&data, &default_encoding, max_items))
         .map_err(|e| WrapMerkle(e).into())
 }
 
@@ -770,16 +764,10 @@ impl ProofStreamPy {
 
     /// Append the next chunk of the body (bytes or any bytes-like object).
     fn feed(&self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
-        let owned;
-        let data: &[u8] = if let Ok(b) = chunk.downcast::<PyBytes>() {
-            b.as_bytes()
-        } else {
-            owned = crate::buffers::bytes_like(chunk, "chunk")?;
-            &owned
-        };
+        let data = crate::buffers::bytes_view(chunk, "chunk")?;
         let mut guard = self.take_or_lock()?;
         let stream = guard.as_mut().ok_or_else(|| invalid("ProofStream: feed() after finish()"))?;
-        py.allow_threads(|| stream.feed(data)).map_err(|e| WrapMerkle(e).into())
+        py.allow_threads(|| stream.feed(&data)).map_err(|e| WrapMerkle(e).into())
     }
 
     /// End of body: one bool per item, in order; raises for a malformed body, root or encoding.
