@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from api_server import serve_process
 from nftreg.chain import Chain
 from nftreg.chain.registry import Registry
 from nftreg.claims import CLAIM_LEAF_ENCODING
@@ -44,35 +45,9 @@ def pct(xs: list[float], p: float) -> float:
 @contextmanager
 def server(data_dir: str, rpc: str, workers: int | None = None) -> Iterator[str]:
     """`nftreg serve` in its own process; yields its base URL once /readyz says ready."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0",
-           "NFTREG_DATA_DIR": data_dir, "NFTREG_RPC_URL": rpc, "NFTREG_PORT": str(port)}
-    if workers:
-        env["NFTREG_WORKERS"] = str(workers)
-    log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(SERVER_CMD, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("nftreg serve did not become ready: " + (Path(data_dir) / "server.log").read_text())
-            time.sleep(0.2)
+    env = {"NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0", "NFTREG_RPC_URL": rpc}
+    with serve_process(data_dir, env=env, args=["--workers", str(workers or 1)], cmd=SERVER_CMD) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def main() -> None:

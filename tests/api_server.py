@@ -1,10 +1,17 @@
-"""Start the real app under uvicorn on a loopback port in a background thread."""
+"""Start the real app on a loopback port: under uvicorn in a background thread (LiveServer), or
+as `nftreg serve` in a process of its own (serve_process)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -42,3 +49,42 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_process(data_dir: str | os.PathLike[str], *, args: Sequence[str] = (), env: dict[str, str] | None = None,
+                  cmd: Sequence[str] | None = None, timeout: float = 180) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`nftreg serve --data-dir D --port P [args]` in its own process (output in
+    D/server.log); yields (base URL, process) once /readyz answers 200, stops it on exit."""
+    data = Path(data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [*(cmd or [sys.executable, "-m", "nftreg", "serve"]), "--data-dir", str(data), "--port", str(port), *args]
+    with (data / "server.log").open("wb") as log:
+        proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nftreg serve did not become ready: " + (data / "server.log").read_text())
+                time.sleep(0.2)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -6,41 +6,21 @@ exactly one token each, with the index and the chain agreeing, on the embedded d
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psutil
+from api_server import serve_process
 from nftreg.cid import content_hash
 
 KEY = "workers-admin-key-0123456789"
 
 
 def test_two_workers_mint_exactly_once(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0"}
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "nftreg", "serve", "--workers", "2", "--port", str(port),
-                             "--data-dir", str(tmp_path / "data")], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-            time.sleep(0.3)
+    env = {"NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": KEY, "NFTREG_RATE_LIMIT_PER_MINUTE": "0"}
+    with serve_process(tmp_path / "data", env=env, args=["--workers", "2"]) as (url, proc):
         assert len([c for c in psutil.Process(proc.pid).children(recursive=True) if "anvil" not in c.name()]) >= 2
         assets = [secrets.token_bytes(200 + i) for i in range(60)]
         owner = "0x" + "22" * 20
@@ -80,14 +60,7 @@ def test_two_workers_mint_exactly_once(tmp_path):
         assert reg.total_minted() == 60
         for i, tid in by_asset.items():
             assert reg.token_of_content(content_hash(assets[i])) == tid and reg.owner_of(tid) == owner
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     # the parent stopped the devnet it started
     assert not any(p.info["name"] == "anvil" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
                    for p in psutil.process_iter(["name", "cmdline"]))
-    assert "Traceback" not in Path(tmp_path / "server.log").read_text()
+    assert "Traceback" not in (tmp_path / "data" / "server.log").read_text()
