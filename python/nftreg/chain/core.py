@@ -31,6 +31,7 @@ from web3.types import TxParams, Wei
 from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
 from nftreg.errors import ChainError, ConfigError, ContractRevert
 from nftreg.keys import Signer, load_signer
+from nftreg.net import is_loopback
 
 __all__ = ["Chain", "ErrorDecoder", "SignedTx"]
 
@@ -122,7 +123,6 @@ def _http_web3(url: str, timeout: float) -> Web3:
     none of the middleware that only serves unsigned ``eth_sendTransaction`` calls or ENS names
     (the validation middleware alone cost an ``eth_chainId`` round trip per estimate and send;
     every transaction here is signed locally with the chain id read once at connect)."""
-    import ipaddress
     from urllib.parse import urlparse
 
     import requests
@@ -132,12 +132,7 @@ def _http_web3(url: str, timeout: float) -> Web3:
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    host = (urlparse(url).hostname or "").strip("[]")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
+    if is_loopback(urlparse(url).hostname or ""):
         session.trust_env = False
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session))
     for name in ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate"):

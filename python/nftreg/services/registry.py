@@ -118,9 +118,9 @@ class RegistryService:
         self._finality_age_s = (settings.finality_age_s if settings.finality_age_s is not None
                                 else 5.0 if devnet and self.chain.kind != "tester" else 0.0)
         self._bg: threading.Thread | None = None
-        self.reconcile_totals: Counter[str] = Counter()
+        self.reconcile_totals: Counter[str] = Counter()  # outcomes since start, for /metrics and tests
         self.sync_totals: Counter[str] = Counter()  # index changes made by following contract events
-        self._sync_lock = threading.Lock()  # outcomes since start, for /metrics and tests
+        self._sync_lock = threading.Lock()
         self._stop = threading.Event()
         self._fees: tuple[float, dict[str, int]] | None = None
         self._trees: OrderedDict[int, StandardMerkleTree] = OrderedDict()
@@ -344,7 +344,7 @@ class RegistryService:
                 return counts
             now = utcnow()
             if not wait:
-                rows = [ob for ob in rows if not self._leave_for_now(ob, head, now)]
+                rows = [ob for ob in rows if not self._leave_for_now(ob, now)]
             try:
                 with self._rpc("receipts"):
                     receipts = self.chain.receipts([ob.tx_hash for ob in rows])  # one round trip per 200
@@ -371,7 +371,7 @@ class RegistryService:
             return min(utcnow() - timedelta(seconds=self.settings.shared_stale_s), self._started_at)
         return self._started_at
 
-    def _leave_for_now(self, ob: OutboxTx, head: int, now: Any) -> bool:
+    def _leave_for_now(self, ob: OutboxTx, now: Any) -> bool:
         """In the background pass, skip a write that a request of this process signed a moment
         ago: that request is sending it and waiting for its receipt."""
         if ob.status == "signed":

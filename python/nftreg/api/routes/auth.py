@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, SettingsDep
 from nftreg.api.jsonbody import JsonRoute
+from nftreg.net import is_loopback
 from nftreg.services.errors import Unauthorized
 
 router = APIRouter(tags=["auth"], route_class=JsonRoute)
@@ -51,13 +50,7 @@ def _loopback_host(host: str) -> str:
     """Without NFTREG_SIWE_DOMAIN the expected domain is the Host header, but only when it names
     this machine: otherwise a phishing site could relay a message signed for its own domain
     with a matching forged Host header and get a session."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    try:
-        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host.rsplit(":", 1)[0] if not host.endswith("]") else host):
         raise Unauthorized(f"SIWE: the server has no NFTREG_SIWE_DOMAIN and Host {host[:100]!r} is not loopback; "
                            "sign-in is refused")
     return host
