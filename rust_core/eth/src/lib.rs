@@ -1,7 +1,11 @@
-//! Ethereum primitives shared by the tree crate (`nftreg-merkle`) and the signature crate
-//! (`nftreg-sig`), so that each rule exists once: keccak-256 today.
-//! Pure Rust, no Python: the pyo3 crate (`rust_core/py`) only converts types.
+//! Ethereum primitives shared by the tree crate (`nftreg-merkle`), the signature crate
+//! (`nftreg-sig`) and the request verifier (`nftreg-verify`), so that each rule exists once:
+//! keccak-256, Solidity ABI encoding, and the one conversion of loosely typed values (JSON or
+//! Python) into ABI words. Pure Rust, no Python.
 
+pub mod abi;
+pub mod error;
 pub mod keccak;
 
+pub use error::{EthError, Result};
 pub use keccak::{keccak256, Hash};

@@ -18,6 +18,18 @@ pub enum MerkleError {
     Invariant(String),
 }
 
+impl From<nftreg_eth::EthError> for MerkleError {
+    fn from(e: nftreg_eth::EthError) -> Self {
+        use nftreg_eth::EthError as E;
+        match e {
+            E::UnknownType(t) => MerkleError::UnknownType(t),
+            E::BadValue { path, msg } => MerkleError::BadValue { path, msg },
+            E::InvalidInput(m) => MerkleError::InvalidInput(m),
+            E::Invariant(m) => MerkleError::Invariant(m),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, MerkleError>;
 
 #[allow(dead_code)]

@@ -65,17 +65,17 @@ fn root_of(raw: Option<&RawValue>) -> Result<Hash> {
 fn scalar(t: &AbiType, v: &Value) -> Result<[u8; 32]> {
     let bad = |what: &str| MerkleError::BadValue { path: String::new(), msg: format!("expected {what} for {}", t.name()) };
     match (t, v) {
-        (AbiType::Address, Value::String(s)) => abi::parse_address(s, ""),
+        (AbiType::Address, Value::String(s)) => Ok(abi::parse_address(s, "")?),
         (AbiType::Bool, Value::Bool(b)) => {
             let mut w = [0u8; 32];
             w[31] = *b as u8;
             Ok(w)
         }
-        (AbiType::Uint(bits), Value::Number(n)) => abi::parse_int_str(n.as_str(), false, *bits, ""),
-        (AbiType::Int(bits), Value::Number(n)) => abi::parse_int_str(n.as_str(), true, *bits, ""),
-        (AbiType::Uint(bits), Value::String(s)) => abi::parse_int_str(s, false, *bits, ""),
-        (AbiType::Int(bits), Value::String(s)) => abi::parse_int_str(s, true, *bits, ""),
-        (AbiType::FixedBytes(n), Value::String(s)) => abi::fixed_bytes_word(&abi::parse_hex_bytes(s, "")?, *n, ""),
+        (AbiType::Uint(bits), Value::Number(n)) => Ok(abi::parse_int_str(n.as_str(), false, *bits, "")?),
+        (AbiType::Int(bits), Value::Number(n)) => Ok(abi::parse_int_str(n.as_str(), true, *bits, "")?),
+        (AbiType::Uint(bits), Value::String(s)) => Ok(abi::parse_int_str(s, false, *bits, "")?),
+        (AbiType::Int(bits), Value::String(s)) => Ok(abi::parse_int_str(s, true, *bits, "")?),
+        (AbiType::FixedBytes(n), Value::String(s)) => Ok(abi::fixed_bytes_word(&abi::parse_hex_bytes(s, "")?, *n, "")?),
         (AbiType::Address, _) => Err(bad("an address string")),
         (AbiType::Bool, _) => Err(bad("a boolean")),
         (AbiType::Uint(_) | AbiType::Int(_), _) => Err(bad("an integer or a decimal/0x-hex string")),
@@ -122,10 +122,10 @@ fn scalar_raw(t: &AbiType, raw: &RawValue) -> Result<[u8; 32]> {
 /// [`scalar`] for a JSON string, without building a `Value`.
 fn scalar_str(t: &AbiType, s: &str) -> Result<[u8; 32]> {
     match t {
-        AbiType::Address => abi::parse_address(s, ""),
-        AbiType::Uint(bits) => abi::parse_int_str(s, false, *bits, ""),
-        AbiType::Int(bits) => abi::parse_int_str(s, true, *bits, ""),
-        AbiType::FixedBytes(n) => abi::fixed_bytes_word(&abi::parse_hex_bytes(s, "")?, *n, ""),
+        AbiType::Address => Ok(abi::parse_address(s, "")?),
+        AbiType::Uint(bits) => Ok(abi::parse_int_str(s, false, *bits, "")?),
+        AbiType::Int(bits) => Ok(abi::parse_int_str(s, true, *bits, "")?),
+        AbiType::FixedBytes(n) => Ok(abi::fixed_bytes_word(&abi::parse_hex_bytes(s, "")?, *n, "")?),
         _ => Err(invalid(format!("a string does not fit type {}", t.name()))),
     }
 }

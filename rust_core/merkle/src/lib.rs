@@ -1,13 +1,13 @@
-//! Pure-Rust core for nftreg's Merkle work: Solidity ABI encoding of leaf
-//! values, and trees byte-compatible with `@openzeppelin/merkle-tree` 1.0.x.
-//! No Python here: the pyo3 crate (`rust_core/py`) only converts types.
+//! Pure-Rust core for nftreg's Merkle work: trees byte-compatible with
+//! `@openzeppelin/merkle-tree` 1.0.x (build, proofs, multiproofs, verification).
+//! Keccak and the Solidity ABI encoding of leaf values live in the shared `nftreg-eth` crate.
 
-pub mod abi;
 pub mod error;
 pub mod json;
 pub mod tree;
 
 pub use error::{MerkleError, Result};
-/// Keccak-256 lives in the shared `nftreg-eth` crate; re-exported under its old path.
+/// Keccak-256 and ABI encoding live in the shared `nftreg-eth` crate; re-exported here.
+pub use nftreg_eth::abi;
 pub use nftreg_eth::keccak as hash;
 pub use nftreg_eth::{keccak256, Hash};

@@ -7,21 +7,22 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PySequence, PyString, PyTuple};
 
-use nftreg_merkle::abi::{self, AbiType, AbiValue};
+use nftreg_eth::abi::{self, AbiType, AbiValue};
+use nftreg_eth::EthError;
 use nftreg_merkle::hash::{keccak256, keccak256_32, Hash};
 use nftreg_merkle::tree::{self, IndexedTree};
 use nftreg_merkle::MerkleError;
 
 use crate::errors::{invalid, WrapMerkle};
 
-fn merr(e: MerkleError) -> PyErr {
-    WrapMerkle(e).into()
+fn merr(e: impl Into<MerkleError>) -> PyErr {
+    WrapMerkle(e.into()).into()
 }
 
 /// Describe where a value sits: `values[3][1] (uint256)`, built only when reporting an error.
-fn locate(e: MerkleError, prefix: &str, t: &AbiType) -> MerkleError {
+fn locate(e: EthError, prefix: &str, t: &AbiType) -> EthError {
     match e {
-        MerkleError::BadValue { path, msg } => MerkleError::BadValue {
+        EthError::BadValue { path, msg } => EthError::BadValue {
             path: format!("{prefix}{path} ({})", t.name()),
             msg,
         },
@@ -29,8 +30,8 @@ fn locate(e: MerkleError, prefix: &str, t: &AbiType) -> MerkleError {
     }
 }
 
-fn bad(msg: impl Into<String>) -> MerkleError {
-    MerkleError::BadValue { path: String::new(), msg: msg.into() }
+fn bad(msg: impl Into<String>) -> EthError {
+    EthError::BadValue { path: String::new(), msg: msg.into() }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -38,7 +39,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// Raw bytes from `bytes`/`bytearray`/`memoryview` or a 0x-hex string.
-fn raw_bytes(obj: &Bound<'_, PyAny>) -> Result<Vec<u8>, MerkleError> {
+fn raw_bytes(obj: &Bound<'_, PyAny>) -> Result<Vec<u8>, EthError> {
     if let Ok(s) = obj.downcast::<PyString>() {
         let s = s.to_str().map_err(|_| bad("string is not valid UTF-8"))?;
         return abi::parse_hex_bytes(s, "");
@@ -52,7 +53,7 @@ fn raw_bytes(obj: &Bound<'_, PyAny>) -> Result<Vec<u8>, MerkleError> {
     }
 }
 
-fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32], MerkleError> {
+fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32], EthError> {
     let ty = || if signed { format!("int{bits}") } else { format!("uint{bits}") };
     if obj.is_instance_of::<PyBool>() {
         return Err(bad(format!("expected an integer for {}, got bool", ty())));
@@ -120,7 +121,7 @@ fn int_word(obj: &Bound<'_, PyAny>, signed: bool, bits: u16) -> Result<[u8; 32],
 }
 
 /// The 32-byte word of a static scalar type (address, bool, (u)intN, bytesN).
-fn scalar_word(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<[u8; 32], MerkleError> {
+fn scalar_word(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<[u8; 32], EthError> {
     match t {
         AbiType::Address => {
             if let Ok(s) = obj.downcast::<PyString>() {
@@ -143,7 +144,7 @@ fn scalar_word(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<[u8; 32], MerkleEr
         AbiType::Uint(bits) => int_word(obj, false, *bits),
         AbiType::Int(bits) => int_word(obj, true, *bits),
         AbiType::FixedBytes(n) => abi::fixed_bytes_word(&raw_bytes(obj)?, *n, ""),
-        _ => Err(MerkleError::Invariant(format!("{} is not a scalar type", t.name()))),
+        _ => Err(EthError::Invariant(format!("{} is not a scalar type", t.name()))),
     }
 }
 
@@ -163,7 +164,7 @@ fn sequence<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PySequence>> {
 
 /// Convert one Python value to a typed ABI value. Errors carry a relative path (`[2]` for
 /// array items) that the caller prefixes with the value index and field.
-fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, MerkleError> {
+fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, EthError> {
     Ok(match t {
         AbiType::Bytes => AbiValue::Dynamic(raw_bytes(obj)?),
         AbiType::String => {
@@ -187,7 +188,7 @@ fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, MerkleError
             for i in 0..n {
                 let item = seq.get_item(i).map_err(|_| bad("could not read list item"))?;
                 items.push(to_value(&item, inner).map_err(|e| match e {
-                    MerkleError::BadValue { path, msg } => MerkleError::BadValue { path: format!("[{i}]{path}"), msg },
+                    EthError::BadValue { path, msg } => EthError::BadValue { path: format!("[{i}]{path}"), msg },
                     other => other,
                 })?);
             }
@@ -197,14 +198,14 @@ fn to_value(obj: &Bound<'_, PyAny>, t: &AbiType) -> Result<AbiValue, MerkleError
 }
 
 /// ABI-encode one leaf value (a list/tuple with one entry per type) into `out`.
-fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mut Vec<u8>) -> Result<(), MerkleError> {
-    let seq = sequence(obj).ok_or_else(|| MerkleError::BadValue {
+fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mut Vec<u8>) -> Result<(), EthError> {
+    let seq = sequence(obj).ok_or_else(|| EthError::BadValue {
         path: format!("values[{index}]"),
         msg: format!("expected a list or tuple of {} fields, got {}", types.len(), type_name(obj)),
     })?;
     let n = seq.len().unwrap_or(usize::MAX);
     if n != types.len() {
-        return Err(MerkleError::BadValue {
+        return Err(EthError::BadValue {
             path: format!("values[{index}]"),
             msg: format!("wrong arity: the leaf encoding has {} types, the value has {n} fields", types.len()),
         });

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PySequence, PyString, PyTuple};
 use rayon::prelude::*;
 
-use nftreg_merkle::abi;
+use nftreg_eth::abi;
 use nftreg_sig::serde_json::{self, Map, Number, Value};
 use nftreg_sig::{ecdsa, ed25519, eip712};
 

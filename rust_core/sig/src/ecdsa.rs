@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use nftreg_merkle::hash::keccak256;
+use nftreg_eth::keccak256;
 use rayon::prelude::*;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, Secp256k1, VerifyOnly};

@@ -23,8 +23,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use nftreg_merkle::abi::{self, AbiType};
-use nftreg_merkle::hash::keccak256;
+use nftreg_eth::abi::{self, AbiType};
+use nftreg_eth::keccak256;
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -332,7 +332,7 @@ fn atomic(t: &AbiType, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
 
 /// Run a parser without a path (the common, successful case) and again with the path
 /// spelled out only if it fails, so that the error names the value.
-fn with_path<T>(path: Path<'_>, f: impl Fn(&str) -> nftreg_merkle::Result<T>) -> R<T> {
+fn with_path<T>(path: Path<'_>, f: impl Fn(&str) -> nftreg_eth::Result<T>) -> R<T> {
     f("").or_else(|_| f(&path.to_string()).map_err(|e| TypedDataError(e.to_string())))
 }
 

@@ -6,7 +6,7 @@
 //! forms the npm library accepts (decimal or 0x-hex numbers, 0x-hex bytes, addresses) into
 //! 32-byte words and report precisely what is wrong.
 
-use crate::error::{MerkleError, Result};
+use crate::error::{EthError, Result};
 
 /// A parsed ABI type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub enum AbiValue {
 impl AbiType {
     /// Parse a Solidity type name such as `uint256`, `bytes32[]` or `address[3][]`.
     pub fn parse(s: &str) -> Result<AbiType> {
-        let unknown = || MerkleError::UnknownType(s.to_string());
+        let unknown = || EthError::UnknownType(s.to_string());
         let t = s.trim();
         if let Some(stripped) = t.strip_suffix(']') {
             let open = stripped.rfind('[').ok_or_else(unknown)?;
@@ -117,13 +117,13 @@ impl AbiType {
 /// Parse a leaf encoding (`["address", "uint256"]`).
 pub fn parse_types<S: AsRef<str>>(types: &[S]) -> Result<Vec<AbiType>> {
     if types.is_empty() {
-        return Err(MerkleError::InvalidInput("leaf encoding must name at least one type".into()));
+        return Err(EthError::InvalidInput("leaf encoding must name at least one type".into()));
     }
     types.iter().map(|t| AbiType::parse(t.as_ref())).collect()
 }
 
-fn bad(path: &str, msg: impl Into<String>) -> MerkleError {
-    MerkleError::BadValue { path: path.to_string(), msg: msg.into() }
+fn bad(path: &str, msg: impl Into<String>) -> EthError {
+    EthError::BadValue { path: path.to_string(), msg: msg.into() }
 }
 
 fn strip_0x(s: &str) -> Option<&str> {
@@ -207,7 +207,7 @@ pub fn parse_address(s: &str, path: &str) -> Result<[u8; 32]> {
 /// EIP-55 checksummed form of a 20-byte address.
 pub fn to_checksum(raw: &[u8]) -> String {
     let lower = hex::encode(raw);
-    let h = crate::hash::keccak256(lower.as_bytes());
+    let h = crate::keccak::keccak256(lower.as_bytes());
     let mut out = String::with_capacity(42);
     out.push_str("0x");
     for (i, c) in lower.chars().enumerate() {
@@ -328,7 +328,7 @@ pub fn encode(types: &[AbiType], values: &[AbiValue]) -> Result<Vec<u8>> {
 /// Append `abi.encode(...)` to `out` (lets a batch share one buffer).
 pub fn encode_into(types: &[AbiType], values: &[AbiValue], out: &mut Vec<u8>) -> Result<()> {
     if types.len() != values.len() {
-        return Err(MerkleError::InvalidInput(format!(
+        return Err(EthError::InvalidInput(format!(
             "expected {} values, got {}",
             types.len(),
             values.len()
@@ -377,7 +377,7 @@ fn encode_value(t: &AbiType, v: &AbiValue, out: &mut Vec<u8>) -> Result<()> {
         }
         (AbiType::FixedArray(inner, k), AbiValue::Array(items)) => {
             if items.len() != *k {
-                return Err(MerkleError::InvalidInput(format!(
+                return Err(EthError::InvalidInput(format!(
                     "{} needs exactly {k} items, got {}",
                     t.name(),
                     items.len()
@@ -389,7 +389,7 @@ fn encode_value(t: &AbiType, v: &AbiValue, out: &mut Vec<u8>) -> Result<()> {
             out.extend_from_slice(w);
             Ok(())
         }
-        _ => Err(MerkleError::Invariant(format!("value shape does not match type {}", t.name()))),
+        _ => Err(EthError::Invariant(format!("value shape does not match type {}", t.name()))),
     }
 }
 
