@@ -469,6 +469,6 @@ mod tests {
         assert!(parse_address(&a.to_lowercase(), "v").is_ok());
         assert!(parse_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "v").is_err());
         assert!(parse_address("0x1234", "v").is_err());
-        assert_eq!(to_checksum(&hex::decode(&a[2..].to_lowercase()).unwrap()), a);
+        assert_eq!(to_checksum(&hex::decode(a[2..].to_lowercase()).unwrap()), a);
     }
 }
