@@ -26,8 +26,15 @@ from typing import Any
 from nftreg.distributed.job import ITEMS_PER_TASK, SUMMARY_FORMAT, Summary, run_job
 from nftreg.errors import ConfigError, InvalidInputError
 
-__all__ = ["verify_proofs", "verify_signatures", "connect", "read_results", "Summary",
-           "ITEMS_PER_TASK", "SUMMARY_FORMAT"]
+__all__ = [
+    "ITEMS_PER_TASK",
+    "SUMMARY_FORMAT",
+    "Summary",
+    "connect",
+    "read_results",
+    "verify_proofs",
+    "verify_signatures",
+]
 
 PathLike = str | os.PathLike[str]
 

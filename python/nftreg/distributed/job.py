@@ -26,11 +26,22 @@ from typing import Any
 
 import fsspec
 
-from nftreg.distributed.kernels import ProofJob, Verdicts, verify_proof_block, verify_signature_block
-from nftreg.distributed.ranges import ByteRange, count_line_starts, normalise_url, plan_ranges, read_block
+from nftreg.distributed.kernels import (
+    ProofJob,
+    Verdicts,
+    verify_proof_block,
+    verify_signature_block,
+)
+from nftreg.distributed.ranges import (
+    ByteRange,
+    count_line_starts,
+    normalise_url,
+    plan_ranges,
+    read_block,
+)
 from nftreg.errors import InvalidInputError
 
-__all__ = ["Summary", "run_job", "part_name", "SUMMARY_FORMAT", "ITEMS_PER_TASK"]
+__all__ = ["ITEMS_PER_TASK", "SUMMARY_FORMAT", "Summary", "part_name", "run_job"]
 
 SUMMARY_FORMAT = "nftreg-verify-summary-v1"
 ITEMS_PER_TASK = 100_000
@@ -165,15 +176,16 @@ def run_job(
     for leftover in ofs.glob(f"{oroot}/parts/.*.tmp"):  # a worker killed while writing
         ofs.rm(leftover)
 
-    per_file = [{"file": u, "bytes": s, "items": 0, "valid": 0, "invalid": 0} for u, s in zip(urls, sizes)]
+    per_file: list[dict[str, Any]] = [{"file": u, "bytes": s, "items": 0, "valid": 0, "invalid": 0}
+                                      for u, s in zip(urls, sizes)]
     for res in results:
         pf = per_file[res["file_index"]]
         for k in ("items", "valid", "invalid"):
             pf[k] += res[k]
     summary = Summary(
         kind=kind, out=out_url,
-        items=sum(p["items"] for p in per_file), valid=sum(p["valid"] for p in per_file),
-        invalid=sum(p["invalid"] for p in per_file), tasks=len(ranges),
+        items=sum(int(p["items"]) for p in per_file), valid=sum(int(p["valid"]) for p in per_file),
+        invalid=sum(int(p["invalid"]) for p in per_file), tasks=len(ranges),
         seconds=round(time.perf_counter() - t0, 3),
         workers=len(client.scheduler_info().get("workers", {})), files=per_file,
     )

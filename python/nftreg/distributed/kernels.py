@@ -18,7 +18,7 @@ from nftreg import _core
 from nftreg import signatures as sg
 from nftreg.errors import NftregError
 
-__all__ = ["ProofJob", "verify_proof_block", "verify_signature_block", "Verdicts", "SCHEMES"]
+__all__ = ["SCHEMES", "ProofJob", "Verdicts", "verify_proof_block", "verify_signature_block"]
 
 _SEGMENT = 256
 
@@ -29,7 +29,7 @@ Verdicts = tuple[list[int], list[bool], list[str | None]]
 class ProofJob:
     """The job-wide defaults a proof line may leave out."""
 
-    __slots__ = ("root", "leaf_encoding")
+    __slots__ = ("leaf_encoding", "root")
 
     def __init__(self, root: str | None, leaf_encoding: Sequence[str] | None):
         self.root = root.lower() if root else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import fsspec
 
-__all__ = ["ByteRange", "plan_ranges", "read_block", "count_line_starts", "normalise_url"]
+__all__ = ["ByteRange", "count_line_starts", "normalise_url", "plan_ranges", "read_block"]
 
 _READ_AHEAD = 1 << 16
 
@@ -49,7 +49,7 @@ def plan_ranges(urls: list[str], sizes: list[int], chunk_bytes: int) -> list[Byt
     return out
 
 
-def _open(url: str):  # noqa: ANN202 - fsspec's file objects have no common type
+def _open(url: str):
     return fsspec.open(url, "rb").open()
 
 

@@ -1,0 +1,170 @@
+"""nftreg.distributed: byte ranges own every line once; a task's verdicts equal in-process
+verify_many; a real Dask scheduler and two `dask worker` processes verify 20 files with planted
+bad items, and the job completes with every item exactly once after kill -9 of a worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("distributed", reason="the distributed extra is part of the test install")
+
+from dask_cluster import dask_cluster
+from nftreg import merkle
+from nftreg.distributed import read_results, verify_proofs, verify_signatures
+from nftreg.distributed.kernels import ProofJob, verify_proof_block, verify_signature_block
+from nftreg.distributed.ranges import count_line_starts, plan_ranges, read_block
+from nftreg.errors import ConfigError, InvalidInputError
+from proof_files import ENCODING, pool, write_files
+
+
+def _in_process(root: str, lines: list[bytes]) -> list[bool]:
+    """The reference: parse each line in Python and call merkle.verify_many in one process
+    (a line that is not a JSON object with value and proof is simply invalid)."""
+    out = [False] * len(lines)
+    vals, proofs, where = [], [], []
+    for i, line in enumerate(lines):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        vals.append(item["value"])
+        proofs.append(item["proof"])
+        where.append(i)
+    for i, ok in zip(where, merkle.verify_many(root, ENCODING, vals, proofs)):
+        out[i] = ok
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(st.sampled_from([b"a", b"bb", b"", b"\n", b"ccc\n", b"\n\n"]), max_size=40).map(b"".join),
+       chunk=st.integers(1, 12))
+def test_ranges_own_every_line_once(tmp_path_factory, text, chunk):
+    path = tmp_path_factory.mktemp("r") / "f.jsonl"
+    path.write_bytes(text)
+    ranges = plan_ranges([str(path)], [len(text)], chunk)
+    got: list[bytes] = []
+    for r in ranges:
+        block = read_block(r.url, r.start, r.end)
+        lines = [] if block is None else block.split(b"\n")
+        assert count_line_starts(r.url, r.start, r.end) == len(lines)
+        got += lines
+    expected = text.split(b"\n")
+    if text.endswith(b"\n"):
+        expected = expected[:-1]
+    assert got == (expected if text else [])
+
+
+def test_block_verdicts_equal_verify_many_and_name_the_reason():
+    root, lines, good = pool(32)
+    block_lines = lines * 3
+    idx, valid, reasons = verify_proof_block(b"\n".join(block_lines), ProofJob(root, ENCODING))
+    assert idx == list(range(len(block_lines)))
+    assert valid == _in_process(root, block_lines) == good * 3
+    why = {r for r in reasons if r}
+    assert "proof does not lead to the root" in why
+    assert any(r.startswith("malformed line") for r in why)
+    assert any(r.startswith("bad value") and "0xnothex" in r for r in why)
+    assert all(r is None for r, ok in zip(reasons, valid) if ok)
+
+
+def test_block_slow_path_blank_lines_crlf_and_per_line_roots():
+    root, lines, _ = pool(32)
+    other_root, other_lines, _ = pool(8, seed=99)
+    mixed = [lines[0], b"", other_lines[1], lines[2] + b"\r", b"   ", lines[-1]]
+    # lines of the second tree carry their own root; the job's root applies to the rest
+    mixed[2] = json.dumps({**json.loads(other_lines[1]), "root": other_root}).encode()
+    idx, valid, reasons = verify_proof_block(b"\n".join(mixed), ProofJob(root, ENCODING))
+    assert idx == [0, 2, 3, 5]
+    assert valid == [True, True, True, False]
+    assert reasons[3].startswith("malformed line")
+    # no job root: a line without one is invalid and says why
+    _, valid, reasons = verify_proof_block(lines[0], ProofJob(None, ENCODING))
+    assert valid == [False] and "no root" in reasons[0]
+
+
+def test_signature_block(tmp_path):
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+    from nacl.signing import SigningKey
+
+    acct = Account.from_key(b"\x11" * 32)
+    sig = acct.sign_message(encode_defunct(text="สวัสดี nftreg")).signature.hex()
+    sk = SigningKey(b"\x22" * 32)
+    ed = sk.sign(b"hello").signature.hex()
+    rows = [
+        {"scheme": "eip191", "message": "สวัสดี nftreg", "signature": "0x" + sig, "address": acct.address},
+        {"scheme": "eip191", "message": "other text", "signature": "0x" + sig, "address": acct.address},
+        {"scheme": "ed25519", "message": "0x" + b"hello".hex(), "signature": "0x" + ed,
+         "public_key": "0x" + sk.verify_key.encode().hex()},
+        {"scheme": "rsa"},
+    ]
+    block = b"\n".join(json.dumps(r, ensure_ascii=False).encode() for r in rows) + b"\nnot json"
+    _, valid, reasons = verify_signature_block(block)
+    assert valid == [True, False, True, False, False]
+    assert reasons[1] == "signature does not verify"
+    assert "unknown scheme 'rsa'" in reasons[3] and reasons[4].startswith("malformed line")
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(InvalidInputError, match="root"):
+        verify_proofs([tmp_path / "x"], tmp_path / "o", root="0x12", cluster="local")
+    with pytest.raises(InvalidInputError, match="tcp://"):
+        verify_proofs([tmp_path / "x"], tmp_path / "o", cluster="nowhere")
+    with pytest.raises(ConfigError, match="Dask scheduler"):
+        verify_signatures([tmp_path / "x"], tmp_path / "o", cluster="tcp://127.0.0.1:9")
+
+
+N_FILES = 20
+LINES_PER_FILE = 100_000  # 2 x 10^6 items: see bench/README.md for why not 10^7 in CI
+
+
+@pytest.mark.slow
+def test_real_cluster_survives_kill_9_and_verifies_every_item_once(tmp_path):
+    root, paths, picks, pool_lines, _ = write_files(tmp_path / "in", N_FILES, LINES_PER_FILE, leaves=32)
+    pool_verdicts = _in_process(root, pool_lines)  # verify_many in this process, per distinct line
+    out = tmp_path / "out"
+    with dask_cluster(2, log_dir=tmp_path / "logs") as cluster:
+        from distributed import Client
+
+        result: dict[str, object] = {}
+
+        def job() -> None:
+            with Client(cluster.address) as client:
+                try:
+                    result["summary"] = verify_proofs(paths, out, root=root, leaf_encoding=ENCODING,
+                                                      cluster=client, items_per_task=100_000)
+                except BaseException as e:  # noqa: BLE001 - reported below
+                    result["error"] = e
+
+        t = threading.Thread(target=job)
+        t.start()
+        deadline = time.monotonic() + 300
+        while not list((out / "parts").glob("*.parquet")) and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parts_at_kill = len(list((out / "parts").glob("*.parquet")))
+        assert t.is_alive() and parts_at_kill < N_FILES, "the job ended before a worker could be killed"
+        cluster.kill_worker(1)
+        t.join(timeout=600)
+        assert not t.is_alive()
+        assert "error" not in result, result.get("error")
+        with Client(cluster.address) as c:
+            assert len(c.scheduler_info()["workers"]) == 1  # the killed worker is gone for good
+
+    summary = result["summary"]
+    total = N_FILES * LINES_PER_FILE
+    table = read_results(out)
+    assert table.num_rows == total == summary.items
+    files = table.column("file").to_pylist()
+    lines = table.column("line").to_pylist()
+    assert len(set(zip(files, lines))) == total  # every item exactly once
+    expected = [pool_verdicts[i] for ids in picks for i in ids]
+    assert table.column("valid").to_pylist() == expected
+    assert summary.invalid == expected.count(False) > N_FILES * 5
+    assert json.loads((out / "summary.json").read_text())["items"] == total
+    assert not list((out / "parts").glob(".*.tmp"))
