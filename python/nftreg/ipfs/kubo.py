@@ -139,6 +139,13 @@ class KuboStore:
     def version(self) -> str:
         return self._call("version", self._client.version)["Version"]
 
+    def multiaddrs(self) -> list[str]:
+        """This node's libp2p addresses, each ending in ``/p2p/<peer id>`` (pinning origins and
+        delegates); an offline node announces none, so its loopback swarm port stands in."""
+        ident = self._call("id", self._client.id)
+        addrs = [a for a in ident.get("Addresses") or [] if "/p2p/" in a]
+        return addrs or [f"/ip4/127.0.0.1/tcp/4001/p2p/{ident['ID']}"]
+
     def health(self) -> dict:
         return {"kind": "kubo", "api": self.api, "version": self.version(), "profile": self.profile}
 
