@@ -13,7 +13,6 @@ import uuid
 import httpx
 import pytest
 from api_server import LiveServer, serve_process
-
 from nftreg.cid import cid_of
 from nftreg.errors import IpfsError
 from nftreg.ipfs.kubo import KuboStore

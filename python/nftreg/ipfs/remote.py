@@ -13,10 +13,10 @@ then pinned by CID at every configured service; ``where_pinned(cid)`` says where
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import time
-import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
