@@ -199,3 +199,44 @@ def test_remote_pin_store_pins_into_a_second_nftreg_serve(kubo, tmp_path, caplog
         with pytest.raises(IpfsError, match="UNAUTHORIZED"):
             bad.add_bytes(b"refused")
         store.close()
+
+
+def test_asset_pins_show_where_an_asset_is_pinned(kubo, psa_server, tmp_path):
+    """A service whose store is a RemotePinStore (pinning into psa_server) mints an asset; its
+    /v1/assets/{id}/pins says where the asset and its metadata are pinned."""
+    import threading
+    import time
+
+    import uvicorn
+    from api_server import free_port
+    from nftreg.api import create_app
+    from nftreg.services import RegistryService
+
+    key = "pins-admin-key-" + secrets.token_hex(8)
+    settings = Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key=key, ipfs_api=kubo.api,
+                        reconcile_interval_s=0)
+    store = RemotePinStore(KuboStore(kubo.api), [PinningService(psa_server.url + "/psa", ADMIN, name="psa")])
+    svc = RegistryService(settings, store=store)
+    app = create_app(settings, service=svc)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    try:
+        while not server.started:
+            assert t.is_alive()
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+            owner = "0x" + secrets.token_hex(20)
+            r = c.post("/v1/assets", data={"metadata": '{"name": "ภาพ"}', "owner": owner},
+                       files={"file": ("a.bin", os.urandom(256), "application/octet-stream")},
+                       headers={"X-API-Key": key})
+            assert r.status_code == 201, r.text
+            asset = r.json()
+            pins = c.get(f"/v1/assets/{asset['token_id']}/pins").json()["pins"]
+        assert pins == {asset["asset_cid"]: {"local": True, "psa": "pinned"},
+                        asset["metadata_cid"]: {"local": True, "psa": "pinned"}}
+    finally:
+        server.should_exit = True
+        t.join(timeout=60)
+        svc.close()

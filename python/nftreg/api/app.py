@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from nftreg.api import problems
 from nftreg.api.middleware import BodyLimit, RateLimit
-from nftreg.api.routes import assets, auth, batches, ops, ownership, psa, verify, vouchers
+from nftreg.api.routes import assets, auth, batches, ops, ownership, pins, psa, verify, vouchers
 from nftreg.services import AuthService, RegistryService
 from nftreg.settings import Settings
 
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
     for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router):
         app.include_router(r)
     app.include_router(psa.router)
+    app.include_router(pins.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes,
                        per_prefix={"/v1/batches": settings.max_batch_bytes, "/v1/verify/": settings.max_verify_bytes})
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)

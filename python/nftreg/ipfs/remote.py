@@ -25,7 +25,7 @@ import httpx
 from nftreg.errors import ConfigError, IpfsError, IpfsUnavailableError
 from nftreg.ipfs.base import ContentStore
 
-__all__ = ["PinFailed", "PinningService", "RemotePinStore"]
+__all__ = ["PinFailed", "PinningService", "RemotePinStore", "open_pinning_store"]
 
 log = logging.getLogger(__name__)
 _RETRY = frozenset({429, 500, 502, 503, 504})
@@ -259,3 +259,35 @@ class RemotePinStore:
         close = getattr(self.local, "close", None)
         if callable(close):
             close()
+
+
+def open_pinning_store(url: str, profile: str) -> RemotePinStore:
+    """The store a ``pinning+https://HOST/PATH?local=STORE_URL[&token_env=VAR][&name=NAME]``
+    URL names: content kept in the ``local`` store (``embedded://…`` or ``kubo+http://…``) and
+    pinned at the Pinning Service API endpoint ``https://HOST/PATH``. The bearer token is read
+    from the environment variable ``token_env`` (default ``NFTREG_PINNING_TOKEN``), never from
+    the URL, so URLs can be logged. (``pinning+http://`` is accepted for loopback endpoints.)"""
+    from urllib.parse import parse_qs, urlsplit
+
+    from nftreg.ipfs import open_store
+
+    scheme, _, rest = url.partition("://")
+    parts = urlsplit(f"{scheme.removeprefix('pinning+')}://{rest}")
+    if parts.username or parts.password:
+        raise ConfigError("pinning store URL: put the token in an environment variable (token_env=…), not the URL")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(f"pinning store URL: plain http is for loopback only, got host {parts.hostname!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"local", "token_env", "name"}
+    if unknown:
+        raise ConfigError(f"pinning store URL: unknown parameter(s) {', '.join(sorted(unknown))}")
+    if "local" not in query:
+        raise ConfigError("pinning store URL needs ?local=STORE_URL (embedded://PATH or kubo+http://HOST:PORT): "
+                          "the content is added there, then pinned remotely")
+    var = query.get("token_env", "NFTREG_PINNING_TOKEN")
+    token = os.environ.get(var)
+    if not token:
+        raise ConfigError(f"pinning store URL: the access token variable {var} is not set")
+    endpoint = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    local = open_store(query["local"], profile=profile)  # type: ignore[call-arg]
+    return RemotePinStore(local, [PinningService(endpoint, token, name=query.get("name"))])
