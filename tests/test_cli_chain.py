@@ -91,7 +91,7 @@ def test_verify_signatures_jsonl(tmp_path: Path):
     lines = [
         {"scheme": "eip191", "message": "ภูเก็ต", "signature": "0x" + sig.removeprefix("0x"), "address": acct.address},
         {"scheme": "eip191", "message": "other", "signature": "0x" + sig.removeprefix("0x"), "address": acct.address},
-        {"scheme": "ed25519", "message": "0x" + b"hello".hex(), "signature": "0x" + ed, "public_key": "0x" + bytes(sk.verify_key).hex()},
+        {"scheme": "ed25519", "message": "0x" + b"hello".hex(), "encoding": "hex", "signature": "0x" + ed, "public_key": "0x" + bytes(sk.verify_key).hex()},
         {"scheme": "nope"},
     ]
     out = run("verify", "signatures", "-", stdin="\n".join(json.dumps(x) for x in lines) + "\n")

@@ -47,6 +47,11 @@ class IpfsUnavailableError(IpfsError):
     """The IPFS daemon cannot be reached; nothing was recorded as pinned."""
 
 
+class DependencyUnavailableError(NftregError, RuntimeError):
+    """A part nftreg needs at start-up (chain RPC, Kubo, database, anvil) is missing or cannot
+    be reached; the message names what, where and what to do. The CLI exits with code 2."""
+
+
 class ContentIntegrityError(IpfsError):
     """A block's bytes do not hash to its CID: it is never served."""
 
@@ -61,4 +66,5 @@ __all__ = [
     "IpfsError",
     "IpfsUnavailableError",
     "ContentIntegrityError",
+    "DependencyUnavailableError",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from nftreg.api import problems
+from nftreg.api import docs, problems
 from nftreg.api.middleware import BodyLimit, RateLimit
 from nftreg.api.routes import assets, auth, batches, ops, ownership, pins, psa, verify, vouchers
 from nftreg.services import AuthService, RegistryService
@@ -62,8 +62,9 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
             if own:
                 svc.close()
 
-    app = FastAPI(title="nftreg", version="1", lifespan=lifespan,
+    app = FastAPI(title="nftreg", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="NFT asset-ownership registry: mint, batch-register, prove and verify.")
+    docs.install(app)  # /docs and /redoc from assets in the package (no CDN)
     app.state.settings = settings
     metrics = CollectorRegistry()
     app.state.metrics = metrics
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
                        per_prefix={"/v1/batches": settings.max_batch_bytes, "/v1/verify/": settings.max_verify_bytes})
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(Observe)
+    app.add_middleware(docs.SecurityHeaders)
     return app
 
 

@@ -1,5 +1,6 @@
 """A managed anvil devnet (the binary shipped in the npm package @foundry-rs/anvil) whose state
-is persisted under a data directory and survives graceful and `kill -9` restarts."""
+is persisted under a data directory and survives graceful and `kill -9` restarts. Start, wait,
+stop and status come from ``nftreg.managed.ManagedProcess``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 from nftreg.errors import ChainError
+from nftreg.managed import ManagedProcess
 
 __all__ = ["ANVIL_DEV_KEY", "AnvilProcess", "anvil_binary"]
 
@@ -26,6 +24,8 @@ def anvil_binary() -> str:
     """Locate the anvil binary: $NFTREG_ANVIL, node_modules (project or cwd), then PATH."""
     env = os.environ.get("NFTREG_ANVIL")
     if env:
+        if not (os.path.isfile(env) and os.access(env, os.X_OK)):
+            raise ChainError(f"anvil not found: NFTREG_ANVIL={env} is not an executable file")
         return env
     arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "amd64")
     plat = {"Linux": "linux", "Darwin": "darwin"}.get(platform.system(), "linux")
@@ -36,25 +36,22 @@ def anvil_binary() -> str:
     found = shutil.which("anvil")
     if found:
         return found
-    raise ChainError("anvil not found: run `npm install` (package @foundry-rs/anvil) or set NFTREG_ANVIL")
+    raise ChainError("anvil not found: install it (`npm install -g @foundry-rs/anvil`, or foundryup from "
+                     "https://getfoundry.sh) or set NFTREG_ANVIL to its path")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class AnvilProcess(ManagedProcess):
+    """anvil on 127.0.0.1 with ``--state STATE_DIR/state.json`` written every second."""
 
+    name = "anvil"
+    error = ChainError
 
-class AnvilProcess:
     def __init__(self, state_dir: str | os.PathLike[str], *, port: int | None = None, chain_id: int = 31337,
                  block_time: float | None = None):
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(state_dir, port=port)
         self.state_file = self.state_dir / "state.json"
-        self.port = port or _free_port()
         self.chain_id = chain_id
         self.block_time = block_time
-        self.proc: subprocess.Popen[bytes] | None = None
         # anvil rewrites --state in place once a second; a kill -9 in the middle of a write
         # leaves it truncated and anvil refuses to start. A copy of the last state that parsed
         # is kept beside it (written atomically) and restored in that case.
@@ -92,45 +89,26 @@ class AnvilProcess:
         while not self._stop.wait(1.0):
             self._checkpoint()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> None:
-        self._recover_state()
+    def command(self) -> list[str]:
         args = [anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
                 "--state", str(self.state_file), "--state-interval", "1", "--silent"]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
-        log = open(self.state_dir / "anvil.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ChainError(f"anvil exited with {self.proc.returncode}; see {self.state_dir / 'anvil.log'}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    self._stop.clear()
-                    if self._checkpoints is None or not self._checkpoints.is_alive():
-                        self._checkpoints = threading.Thread(target=self._checkpoint_loop, daemon=True,
-                                                             name="anvil-state-checkpoint")
-                        self._checkpoints.start()
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise ChainError(f"anvil did not open port {self.port} within {timeout} s")
+        return args
 
-    def stop(self, *, kill: bool = False) -> None:
+    def prepare(self) -> None:
+        self._recover_state()
+
+    def on_ready(self) -> None:
+        self._stop.clear()
+        if self._checkpoints is None or not self._checkpoints.is_alive():
+            self._checkpoints = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                                 name="anvil-state-checkpoint")
+            self._checkpoints.start()
+
+    def info(self) -> dict[str, str]:
+        return {"state": str(self.state_file)}
+
+    def stop(self, *, kill: bool = False, timeout: float = 20) -> None:
         self._stop.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def restart(self, *, kill: bool = False) -> None:
-        self.stop(kill=kill)
-        self.start()
+        super().stop(kill=kill, timeout=timeout)

@@ -1,4 +1,9 @@
-"""The ContentStore interface and CARv1 writing shared by both stores."""
+"""The content-store roles and CARv1 writing shared by the stores.
+
+Two roles, separate on purpose: a ``BlockStore`` holds and serves UnixFS blocks (add, read,
+export); a ``Pinner`` keeps content from being collected (pin, unpin, is_pinned). The embedded
+store and Kubo play both (``ContentStore``); a remote pinning service (IPFS Pinning Service API)
+would be a ``Pinner`` over a ``BlockStore`` that holds the blocks."""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from nftreg import _core
 
-__all__ = ["ContentStore", "walk_dag", "write_car"]
+__all__ = ["BlockStore", "ContentStore", "Pinner", "walk_dag", "write_car"]
 
 
 @runtime_checkable
-class ContentStore(Protocol):
+class BlockStore(Protocol):
+    """Stores and serves content by CID (every block checked against its CID on read)."""
+
     profile: str
 
     def add_bytes(self, data: bytes, *, pin: bool = True) -> str: ...
@@ -20,11 +27,22 @@ class ContentStore(Protocol):
     def cat(self, cid: str) -> bytes: ...
     def iter_chunks(self, cid: str) -> Iterator[bytes]: ...
     def has(self, cid: str) -> bool: ...
+    def export_car(self, cid: str, out: BinaryIO) -> None: ...
+    def health(self) -> dict: ...
+
+
+@runtime_checkable
+class Pinner(Protocol):
+    """Keeps content by CID from being garbage-collected."""
+
     def pin(self, cid: str) -> None: ...
     def unpin(self, cid: str) -> None: ...
     def is_pinned(self, cid: str) -> bool: ...
-    def export_car(self, cid: str, out: BinaryIO) -> None: ...
-    def health(self) -> dict: ...
+
+
+@runtime_checkable
+class ContentStore(BlockStore, Pinner, Protocol):
+    """A store that plays both roles (the embedded store, Kubo)."""
 
 
 def _varint(n: int) -> bytes:

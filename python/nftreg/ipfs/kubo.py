@@ -1,4 +1,4 @@
-"""A real Kubo node through ``ipfshttpclient``.
+"""A real Kubo node through ``ipfshttpclient``, and a managed offline Kubo daemon (``KuboProcess``).
 
 ``ipfshttpclient.connect()`` refuses every Kubo since 0.9 with an outdated version check, so
 the client is constructed directly. Every add sends cid-version, raw-leaves, chunker and
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import ipfshttpclient
@@ -19,8 +22,9 @@ from nftreg import _core
 from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES, cid_of
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
 from nftreg.ipfs.base import iter_file_chunks, write_car
+from nftreg.managed import ManagedProcess
 
-__all__ = ["KuboStore"]
+__all__ = ["KuboProcess", "KuboStore", "kubo_binary"]
 
 
 def _to_multiaddr(api: str) -> str:
@@ -152,3 +156,56 @@ class KuboStore:
     def close(self) -> None:
         self._client.close()
 
+
+
+def kubo_binary() -> str:
+    """Locate Kubo: $NFTREG_KUBO, the build scripts/install_kubo.sh caches, then ``ipfs`` on PATH."""
+    env = os.environ.get("NFTREG_KUBO")
+    if env:
+        return env
+    cached = sorted(Path.home().glob(".cache/nftreg/kubo-*/ipfs"))
+    if cached:
+        return str(cached[-1])
+    found = shutil.which("ipfs")
+    if found:
+        return found
+    raise IpfsUnavailableError("no Kubo binary: install Kubo (`ipfs` on PATH), run scripts/install_kubo.sh "
+                               "(builds and caches it) or set NFTREG_KUBO")
+
+
+class KuboProcess(ManagedProcess):
+    """``ipfs daemon --offline`` with its repo (``IPFS_PATH``) in the state directory and its
+    API on 127.0.0.1:PORT; ``api`` is the multiaddr to give ``NFTREG_IPFS_API``."""
+
+    name = "kubo"
+    error = IpfsUnavailableError
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, port: int | None = None):
+        super().__init__(state_dir, port=port)
+        self.binary = kubo_binary()
+
+    @property
+    def api(self) -> str:
+        return f"/ip4/127.0.0.1/tcp/{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "IPFS_PATH": str(self.state_dir)}
+
+    def prepare(self) -> None:
+        env = self.environment()
+        try:
+            if not (self.state_dir / "config").exists():
+                subprocess.run([self.binary, "init", "--profile=test"], env=env, check=True, capture_output=True)
+            subprocess.run([self.binary, "config", "Addresses.API", self.api], env=env, check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            detail = e.stderr.decode(errors="replace").strip() if isinstance(e, subprocess.CalledProcessError) else e
+            raise IpfsUnavailableError(f"cannot prepare the Kubo repo {self.state_dir} with {self.binary}: {detail}") from None
+
+    def command(self) -> list[str]:
+        return [self.binary, "daemon", "--offline"]
+
+    def is_ready(self) -> bool:
+        return (self.state_dir / "api").exists() and super().is_ready()
+
+    def info(self) -> dict[str, str]:
+        return {"api": self.api}

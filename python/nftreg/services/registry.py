@@ -43,13 +43,8 @@ from nftreg.metadata import canonical_json
 from nftreg.services.auth import aware
 from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
 from nftreg.settings import Settings
-from nftreg.signatures import (
-    personal_sign_digest,
-    recover_addresses,
-    verify_ed25519,
-    verify_personal_sign,
-    verify_typed_data,
-)
+from nftreg.signatures import personal_sign_digest, recover_addresses
+from nftreg.signatures.schemes import verify_items
 
 __all__ = ["RegistryService"]
 
@@ -830,44 +825,8 @@ class RegistryService:
     def verify_signatures(self, items: list[Any]) -> list[dict[str, Any]]:
         if len(items) > self.settings.max_verify_items:
             raise Unprocessable(f"at most {self.settings.max_verify_items} items per request")
-        results: list[dict[str, Any]] = [{"index": i, "valid": False} for i in range(len(items))]
-        groups: dict[str, list[tuple[int, Any, bytes, Any]]] = {"eip191": [], "eip712": [], "ed25519": []}
-        for i, it in enumerate(items):
-            try:
-                if not isinstance(it, dict):
-                    raise ValueError("item must be an object")
-                scheme = it.get("scheme")
-                if scheme not in groups:
-                    raise ValueError("scheme must be eip191, eip712 or ed25519")
-                sig = bytes.fromhex(str(it["signature"]).removeprefix("0x"))
-                who: Any
-                if scheme == "ed25519":
-                    who = bytes.fromhex(str(it["public_key"]).removeprefix("0x"))
-                    msg: Any = _message_bytes(it)
-                elif scheme == "eip191":
-                    who = _address(it["address"], "address")
-                    msg = _message_bytes(it)
-                else:
-                    who = _address(it["address"], "address")
-                    msg = it["typed_data"]
-                    if not isinstance(msg, dict):
-                        raise ValueError("typed_data must be an object")
-                groups[scheme].append((i, msg, sig, who))
-            except (KeyError, ValueError, TypeError, Unprocessable) as e:
-                results[i]["error"] = f"items[{i}]: {e.detail if isinstance(e, Unprocessable) else e}"
-        for scheme, g in groups.items():
-            if not g:
-                continue
-            idx, msgs, sigs, whos = zip(*g)
-            if scheme == "eip191":
-                ok = verify_personal_sign(list(msgs), list(sigs), [bytes.fromhex(w[2:]) for w in whos])
-            elif scheme == "eip712":
-                ok = verify_typed_data(list(msgs), list(sigs), [bytes.fromhex(w[2:]) for w in whos])
-            else:
-                ok = verify_ed25519(list(msgs), list(sigs), list(whos))
-            for i, v in zip(idx, ok):
-                results[i]["valid"] = bool(v)
-        return results
+        return [{"index": i, "valid": ok, **({"error": f"items[{i}]: {err}"} if err else {})}
+                for i, (ok, err) in enumerate(verify_items(items))]
 
     # -- ownership ---------------------------------------------------------------------------
     def _owner_of(self, token_id: int) -> str:
@@ -1035,15 +994,6 @@ class RegistryService:
         except Exception as e:
             checks["database"] = {"ok": False, "error": type(e).__name__}
         return checks
-
-
-def _message_bytes(it: dict[str, Any]) -> bytes:
-    m = it["message"]
-    if not isinstance(m, str):
-        raise ValueError("message must be a string")
-    if it.get("encoding", "utf8") == "hex":
-        return bytes.fromhex(m.removeprefix("0x"))
-    return m.encode("utf-8")
 
 
 class _SimulatedCrash(BaseException):

@@ -15,6 +15,7 @@ from nftreg.claims import CLAIM_LEAF_ENCODING, parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.merkle import ProofStream
 from nftreg.services.errors import Unprocessable
+from nftreg.signatures.schemes import openapi_item_schema
 
 router = APIRouter(tags=["verify"], route_class=JsonRoute)
 
@@ -24,11 +25,8 @@ _PROOFS = {"requestBody": {"required": True, "content": {"application/json": {"s
                    "items": {"type": "array", "items": {"type": "object", "required": ["value", "proof"], "properties": {
                        "value": {"type": "array"}, "proof": {"type": "array", "items": {"type": "string"}}}}}}}}}}}
 _SIGS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
-        "type": "object", "properties": {"scheme": {"enum": ["eip191", "eip712", "ed25519"]},
-                                         "message": {"type": "string"}, "encoding": {"enum": ["utf8", "hex"]},
-                                         "typed_data": {"type": "object"}, "signature": {"type": "string"},
-                                         "address": {"type": "string"}, "public_key": {"type": "string"}}}}}}}}}}
+    "type": "object", "required": ["items"], "properties": {"items": {"type": "array",
+                                                                       "items": openapi_item_schema()}}}}}}}
 
 
 async def _json(request: Request) -> dict[str, Any]:

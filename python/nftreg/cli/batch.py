@@ -1,0 +1,185 @@
+"""``nftreg batch sample|build|proof|anchor`` and ``nftreg claim``: Merkle batches of claims."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from nftreg.cli.common import (
+    DATA_DIR_OPT,
+    EXIT_INVALID,
+    EXIT_PARTIAL,
+    connect,
+    emit,
+    fail,
+    load_tree,
+    progress,
+)
+
+batch_app = typer.Typer(help="Merkle batches of claims (owner, content hash, metadata CID).", no_args_is_help=True)
+
+
+@batch_app.command("sample")
+def batch_sample(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV or JSONL file to write"),
+    count: int = typer.Option(1000, "--count", "-n", min=1, help="number of claims"),
+    seed: int = typer.Option(1, help="random seed (same seed, same file)"),
+) -> None:
+    """Write a deterministic sample claims file (for demos and benchmarks)."""
+    rng = random.Random(seed)
+    fmt = "jsonl" if output.suffix.lower() in (".jsonl", ".ndjson") else "csv"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            f.write("owner,content_hash,metadata_cid\n")
+        for _ in range(count):
+            owner = "0x" + rng.randbytes(20).hex()
+            h = "0x" + rng.randbytes(32).hex()
+            cid = "bafkrei" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(52))
+            if fmt == "csv":
+                f.write(f"{owner},{h},{cid}\n")
+            else:
+                f.write(json.dumps({"owner": owner, "content_hash": h, "metadata_cid": cid}) + "\n")
+    typer.echo(f"wrote {count:,} claims to {output}")
+
+
+@batch_app.command("build")
+def batch_build(
+    claims: Path = typer.Argument(..., exists=True, dir_okay=False, help="claims .csv or .jsonl"),
+    output: Path = typer.Option(..., "-o", "--output", help="where to write the standard-v1 tree dump"),
+    verify: bool = typer.Option(False, "--verify", help="check every proof of the new tree"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Build the claim tree from CLAIMS and write its standard-v1 dump."""
+    from nftreg.claims import build_claims_tree, read_claims
+    from nftreg.merkle import verify_many
+
+    t0 = time.perf_counter()
+    with progress(f"reading {claims}"):
+        result = read_claims(claims)
+    for err in result.errors[:20]:
+        typer.echo(f"{claims}:{err.line}: {err.message}", err=True)
+    if len(result.errors) > 20:
+        typer.echo(f"... and {len(result.errors) - 20:,} more rejected lines", err=True)
+    with progress(f"building the tree of {len(result.claims):,} claims"):
+        tree = build_claims_tree(result.claims)
+    t_build = time.perf_counter() - t0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(output.suffix + ".tmp")
+    tmp.write_text(json.dumps(tree.dump(), ensure_ascii=False), encoding="utf-8")
+    tmp.replace(output)
+    summary: dict[str, Any] = {
+        "root": tree.root,
+        "claims": len(tree),
+        "rejected": [e.to_dict() for e in result.errors],
+        "output": str(output),
+        "seconds": round(t_build, 3),
+    }
+    if verify:
+        t1 = time.perf_counter()
+        with progress(f"verifying {len(tree):,} proofs"):
+            ok = verify_many(tree.root, tree.leaf_encoding, result.claims, tree.all_proofs())
+        summary["verified"] = sum(ok)
+        summary["verify_seconds"] = round(time.perf_counter() - t1, 3)
+    human = (
+        f"root {tree.root}\n{len(tree):,} claims -> {output} in {t_build:.2f} s"
+        + (f"\nverified {summary['verified']:,}/{len(tree):,} proofs in {summary['verify_seconds']:.2f} s" if verify else "")
+        + (f"\n{len(result.errors):,} lines rejected" if result.errors else "")
+    )
+    emit(summary, as_json, human)
+    if verify and summary["verified"] != len(tree):
+        raise typer.Exit(EXIT_INVALID)
+    if result.errors:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _picks(tree: Any, tree_file: Path, index: int | None, owner: str | None) -> list[int]:
+    """Value indices chosen by exactly one of --index / --owner."""
+    if (index is None) == (owner is None):
+        fail("give exactly one of --index or --owner")
+    if index is not None:
+        return [index]
+    want = str(owner).lower()
+    picks = [i for i, v in tree.entries() if str(v[0]).lower() == want]
+    if not picks:
+        fail(f"no claim in {tree_file} for owner {owner}")
+    return picks
+
+
+@batch_app.command("proof")
+def batch_proof(
+    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump"),
+    index: int | None = typer.Option(None, "--index", help="value index"),
+    owner: str | None = typer.Option(None, "--owner", help="every claim of this owner"),
+) -> None:
+    """Print proofs (JSON lines: index, value, proof) by index or owner."""
+    tree = load_tree(tree_file)
+    for i in _picks(tree, tree_file, index, owner):
+        typer.echo(json.dumps({"index": i, "root": tree.root, "value": tree.at(i), "proof": tree.get_proof(i)}))
+
+
+@batch_app.command("anchor")
+def batch_anchor(
+    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump of a claim tree"),
+    data_dir: Path = DATA_DIR_OPT,
+    rpc_url: str | None = typer.Option(None, envvar="NFTREG_RPC_URL"),
+    ipfs_api: str | None = typer.Option(None, envvar="NFTREG_IPFS_API"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pin the tree dump and anchor its root on-chain in one transaction."""
+    from nftreg.chain import Registry
+    from nftreg.claims import CLAIM_LEAF_ENCODING
+    from nftreg.ipfs import open_store
+
+    tree = load_tree(tree_file)
+    if getattr(tree, "leaf_encoding", None) != CLAIM_LEAF_ENCODING:
+        fail(f"{tree_file}: leaf encoding must be {CLAIM_LEAF_ENCODING} (owner, content hash, metadata CID)")
+    tree_cid = open_store(api=ipfs_api, data_dir=data_dir).add_file(tree_file)
+    chain = connect(data_dir, rpc_url)
+    try:
+        reg = Registry.deploy_once(chain, data_dir / "registry.json")
+        if reg.anchored(tree.root):
+            fail(f"root {tree.root} is already anchored")
+        res = reg.anchor(tree.root, tree_cid)
+        out = {"root": tree.root, "tree_cid": tree_cid, "claims": len(tree), "tx_hash": res.tx_hash,
+               "block": res.block_number, "contract": reg.address}
+        emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    finally:
+        chain.close()
+
+
+def claim_cmd(
+    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump of an anchored claim tree"),
+    index: int | None = typer.Option(None, "--index"),
+    owner: str | None = typer.Option(None, "--owner", help="claim every leaf of this owner"),
+    data_dir: Path = DATA_DIR_OPT,
+    rpc_url: str | None = typer.Option(None, envvar="NFTREG_RPC_URL"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Claim (mint) leaves of an anchored batch; one multiproof transaction for several."""
+    from nftreg.chain import Registry
+
+    tree = load_tree(tree_file)
+    picks = _picks(tree, tree_file, index, owner)
+    chain = connect(data_dir, rpc_url)
+    try:
+        reg = Registry.deploy_once(chain, data_dir / "registry.json")
+        if not reg.anchored(tree.root):
+            fail(f"root {tree.root} is not anchored on chain {chain.chain_id}; run `nftreg batch anchor` first")
+        if len(picks) == 1:
+            owner_, content_hash, metadata_cid = tree.at(picks[0])
+            results = [reg.claim(tree.root, owner_, content_hash, metadata_cid, tree.get_proof(picks[0]))]
+        else:
+            mp = tree.get_multiproof(picks)
+            results = reg.claim_many(tree.root, [tuple(v) for v in mp["leaves"]], mp["proof"], mp["proof_flags"])
+        for r in results:
+            out = {"token_id": r.token_id, "owner": reg.owner_of(r.token_id), "token_uri": reg.token_uri(r.token_id),
+                   "tx_hash": r.tx_hash}
+            emit(out, as_json, f"token {r.token_id} -> {out['owner']} ({out['token_uri']})")
+    finally:
+        chain.close()

@@ -1,0 +1,52 @@
+"""``nftreg mint``: pin a file and its metadata, then mint its token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nftreg.cli.common import DATA_DIR_OPT, connect, emit, fail
+
+
+def mint_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the asset"),
+    name: str = typer.Option(..., help="metadata name (any language)"),
+    description: str | None = typer.Option(None),
+    attr: list[str] = typer.Option([], "--attr", help="attribute k=v (repeatable)"),
+    to: str | None = typer.Option(None, help="owner address (default: the signer)"),
+    data_dir: Path = DATA_DIR_OPT,
+    rpc_url: str | None = typer.Option(None, envvar="NFTREG_RPC_URL", help="chain (default: running devnet, else anvil://)"),
+    ipfs_api: str | None = typer.Option(None, envvar="NFTREG_IPFS_API", help="Kubo API (default: embedded store)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pin FILE and its ERC-721 metadata, then mint its ownership token."""
+    from nftreg.chain import Registry
+    from nftreg.cid import content_hash
+    from nftreg.ipfs import open_store
+    from nftreg.metadata import build_metadata, canonical_json
+
+    attrs = []
+    for a in attr:
+        if "=" not in a:
+            fail(f"--attr {a!r}: expected key=value")
+        k, v = a.split("=", 1)
+        attrs.append({"trait_type": k, "value": v})
+    h = content_hash(file)
+    store = open_store(api=ipfs_api, data_dir=data_dir)
+    chain = connect(data_dir, rpc_url)
+    try:
+        registry = Registry.deploy_once(chain, data_dir / "registry.json")
+        existing = registry.token_of_content(h)
+        if existing:
+            fail(f"{file}: content hash 0x{h.hex()} is already registered as token {existing}")
+        asset_cid = store.add_file(file)
+        meta = build_metadata(name=name, description=description, image=f"ipfs://{asset_cid}", attributes=attrs or None)
+        meta_cid = store.add_bytes(canonical_json(meta))
+        res = registry.mint(to or chain.address, h, meta_cid)
+        out = {"token_id": res.token_id, "owner": registry.owner_of(res.token_id), "content_hash": "0x" + h.hex(),
+               "asset_cid": asset_cid, "metadata_cid": meta_cid, "token_uri": registry.token_uri(res.token_id),
+               "tx_hash": res.tx_hash, "block": res.block_number, "contract": registry.address, "chain_id": chain.chain_id}
+        emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    finally:
+        chain.close()
