@@ -106,3 +106,12 @@ def test_cli_and_api_give_identical_verdicts(tmp_path: Path):
 def test_every_scheme_has_a_parser_and_a_batch_verifier(name):
     s = SCHEMES[name]
     assert s.name == name and callable(s.parse) and callable(s.verify) and s.description
+
+
+def test_a_scheme_whose_every_item_is_malformed_is_no_batch():
+    # found by the schema fuzzer: a group left empty by a failed parse, a lone surrogate in a
+    # message, an unhashable scheme name
+    res = verify_items([{"scheme": "eip191", "message": "\udbcc", "signature": "00", "address": "0x" + "11" * 20},
+                        {"scheme": ["eip191"]}, {"scheme": "ed25519", "message": "x", "signature": "zz"}])
+    assert res == [(False, "message: not valid Unicode text (a lone surrogate)"),
+                   (False, "scheme must be one of eip191, eip712, ed25519"), (False, "signature: not hex")]

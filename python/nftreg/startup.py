@@ -16,6 +16,7 @@ import json
 import re
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nftreg.errors import ChainError, DependencyUnavailableError, NftregError
+from nftreg.net import is_loopback
 
 __all__ = [
     "NO_ANVIL_WARNING",
@@ -66,7 +68,10 @@ def check_rpc(url: str, timeout: float = 5) -> int:
                                  headers={"Content-Type": "application/json"})
     fix = "start the node, or give another with --rpc-url / NFTREG_RPC_URL"
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        host = urllib.parse.urlparse(url).hostname or ""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}) if is_loopback(host) else
+                                             urllib.request.ProxyHandler())
+        with opener.open(req, timeout=timeout) as r:  # a node on this machine is never asked through a proxy
             body = json.loads(r.read())
         return int(body["result"], 16)
     except (urllib.error.URLError, OSError) as e:

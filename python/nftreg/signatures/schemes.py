@@ -78,7 +78,10 @@ def message_bytes(item: Mapping[str, Any]) -> bytes:
             raise ItemError("message: encoding is hex but the message is not hex") from None
     if encoding != "utf8":
         raise ItemError("encoding: must be utf8 or hex")
-    return m.encode("utf-8")
+    try:
+        return m.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ItemError("message: not valid Unicode text (a lone surrogate)") from None
 
 
 def _address(item: Mapping[str, Any]) -> bytes:
@@ -135,12 +138,15 @@ def verify_items(items: Sequence[Any]) -> list[tuple[bool, str | None]]:
         try:
             if not isinstance(it, Mapping):
                 raise ItemError("item must be an object")
-            scheme = SCHEMES.get(it.get("scheme"))  # type: ignore[arg-type]
+            name = it.get("scheme")
+            scheme = SCHEMES.get(name) if isinstance(name, str) else None
             if scheme is None:
                 raise ItemError(f"scheme must be one of {', '.join(SCHEMES)}")
-            groups.setdefault(scheme.name, []).append((i, *scheme.parse(it)))
-        except (ItemError, TypeError) as e:
+            parsed = scheme.parse(it)
+        except (ValueError, TypeError) as e:  # ItemError, or anything a field's value trips
             results[i] = (False, str(e))
+            continue
+        groups.setdefault(scheme.name, []).append((i, *parsed))
     for name, group in groups.items():
         idx, payloads, sigs, signers = zip(*group)
         for i, ok in zip(idx, SCHEMES[name].verify(list(payloads), list(sigs), list(signers))):
