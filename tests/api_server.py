@@ -59,15 +59,18 @@ def free_port() -> int:
 
 @contextmanager
 def serve_process(data_dir: str | os.PathLike[str], *, args: Sequence[str] = (), env: dict[str, str] | None = None,
-                  cmd: Sequence[str] | None = None, timeout: float = 180) -> Iterator[tuple[str, subprocess.Popen]]:
+                  cmd: Sequence[str] | None = None, timeout: float = 180, cwd: str | os.PathLike[str] | None = None,
+                  inherit_env: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
     """`nftreg serve --data-dir D --port P [args]` in its own process (output in
-    D/server.log); yields (base URL, process) once /readyz answers 200, stops it on exit."""
+    D/server.log); yields (base URL, process) once /readyz answers 200, stops it on exit.
+    ``env`` is added to this process's environment, or is the whole of it without ``inherit_env``."""
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [*(cmd or [sys.executable, "-m", "nftreg", "serve"]), "--data-dir", str(data), "--port", str(port), *args]
     with (data / "server.log").open("wb") as log:
-        proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env={**(os.environ if inherit_env else {}), **(env or {})}, cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

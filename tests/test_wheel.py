@@ -138,7 +138,10 @@ def test_serve_mint_and_docs_from_a_fresh_venv(venv: Path, tmp_path: Path):
     static = venv.glob("lib/python3*/site-packages/nftreg/api/static/docs")
     manifest = {name: digest for digest, name in (line.split() for line in
                 (next(static) / "MANIFEST.txt").read_text().splitlines()[2:])}
-    with serve_process(tmp_path / "data", cmd=[str(venv / "bin" / "nftreg"), "serve"], env=env) as (url, _proc), \
+    work = tmp_path / "cwd"
+    work.mkdir()
+    with serve_process(tmp_path / "data", cmd=[str(venv / "bin" / "nftreg"), "serve"], env=env, cwd=work,
+                       inherit_env=False) as (url, _proc), \
             httpx.Client(base_url=url, timeout=60) as c:
         data = os.urandom(4096)
         r = c.post("/v1/assets", headers={"X-API-Key": ADMIN},
