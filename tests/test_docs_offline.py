@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 from api_server import LiveServer
-
 from nftreg.api.docs import CSP
 from nftreg.settings import Settings
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import free_port, serve_process
-
 from nftreg.errors import ConfigError
 from nftreg.ipfs import EmbeddedStore, KuboStore, open_store
 

@@ -96,8 +96,8 @@ def test_smoke_from_a_fresh_venv(venv: Path, tmp_path: Path):
     work.mkdir()
     env = _user_env(venv)
     # the installed package, not the source tree
-    where = _sh([str(venv / "bin" / "python"), "-c", "import nftreg, sys; print(nftreg.__file__); "
-                 "print(any('python' == p.rstrip('/').split('/')[-1] for p in sys.path))"], cwd=work, env=env)
+    where_code = f"import nftreg, sys; print(nftreg.__file__); print({str(ROOT / 'python')!r} in sys.path)"
+    where = _sh([str(venv / "bin" / "python"), "-c", where_code], cwd=work, env=env)
     assert where.stdout.split()[0].startswith(str(venv)) and where.stdout.split()[1] == "False", where.stdout
 
     v = _sh([nftreg, "--version"], cwd=work, env=env)
@@ -108,11 +108,11 @@ def test_smoke_from_a_fresh_venv(venv: Path, tmp_path: Path):
     c = json.loads(_sh([nftreg, "cid", f.name, "--json"], cwd=work, env=env).stdout)
     assert c["cid"] == cid_of(f)
 
-    root = _sh([str(venv / "bin" / "python"), "-c",
-                "import nftreg; t = nftreg.StandardMerkleTree.of([['0x1111111111111111111111111111111111111111', "
-                "'5000000000000000000'], ['0x2222222222222222222222222222222222222222', '2500000000000000000']], "
-                "['address', 'uint256']); print(t.root); print(nftreg.StandardMerkleTree.verify(t.root, "
-                "['address', 'uint256'], t.at(0), t.get_proof(0)))"], cwd=work, env=env)
+    tree_code = ("import nftreg; t = nftreg.StandardMerkleTree.of([['0x1111111111111111111111111111111111111111', "
+                 "'5000000000000000000'], ['0x2222222222222222222222222222222222222222', '2500000000000000000']], "
+                 "['address', 'uint256']); print(t.root); print(nftreg.StandardMerkleTree.verify(t.root, "
+                 "['address', 'uint256'], t.at(0), t.get_proof(0)))")
+    root = _sh([str(venv / "bin" / "python"), "-c", tree_code], cwd=work, env=env)
     assert root.stdout.split() == ["0xd4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77", "True"]
 
     # eth-account signs with coincurve, not eth-keys' pure-Python curve
