@@ -106,8 +106,17 @@ def test_open_store_urls(tmp_path: Path):
     assert isinstance(open_store(api=f"embedded://{tmp_path}"), EmbeddedStore)  # a URL in NFTREG_IPFS_API
     k = open_store("kubo+http://127.0.0.1:5001")
     assert isinstance(k, KuboStore) and k.api == "/ip4/127.0.0.1/tcp/5001/http"
-    with pytest.raises(ConfigError, match="'pinning\\+https'.*not supported yet"):
+    with pytest.raises(ConfigError, match="needs \\?local=STORE_URL"):
         open_store("pinning+https://pins.example/psa")
+    from nftreg.ipfs.remote import RemotePinStore
+
+    os.environ["NFTREG_TEST_PIN_TOKEN"] = "t" * 20
+    try:
+        remote = open_store(f"pinning+https://pins.example/psa?local=embedded://{tmp_path / 'local'}"
+                            "&token_env=NFTREG_TEST_PIN_TOKEN")
+    finally:
+        del os.environ["NFTREG_TEST_PIN_TOKEN"]
+    assert isinstance(remote, RemotePinStore)
     with pytest.raises(ConfigError, match="unknown scheme 'ftp'"):
         open_store("ftp://x")
     with pytest.raises(ConfigError, match="needs a directory"):

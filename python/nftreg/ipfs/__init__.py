@@ -7,8 +7,9 @@ Store URLs:
 - ``embedded://PATH``: the embedded store under PATH (``embedded:///abs/path`` or
   ``embedded://relative/path``);
 - ``kubo+http://HOST:PORT`` (or ``kubo+https://``): a Kubo daemon's RPC API;
-- ``pinning+https://…``: a remote pinning service (IPFS Pinning Service API) — not supported
-  yet; refused with an error naming the scheme.
+- ``pinning+https://HOST/PATH?local=STORE_URL[&token_env=VAR][&name=NAME]``: content kept in
+  the ``local`` store and pinned at an IPFS Pinning Service API endpoint (``nftreg.ipfs.remote``;
+  ``pinning+http://`` for loopback endpoints only).
 
 Adding a store: one module implementing the roles plus one entry in ``_OPENERS``.
 """
@@ -42,16 +43,21 @@ def _kubo(scheme: str) -> Callable[[str, str], ContentStore]:
     return opener
 
 
-def _pinning(rest: str, profile: str) -> ContentStore:
-    raise ConfigError("store URL scheme 'pinning+https' (a remote IPFS Pinning Service) is not supported yet; "
-                      "use kubo+http://HOST:PORT or embedded://PATH")
+def _pinning(scheme: str) -> Callable[[str, str], ContentStore]:
+    def opener(rest: str, profile: str) -> ContentStore:
+        from nftreg.ipfs.remote import open_pinning_store
+
+        return open_pinning_store(f"{scheme}://{rest}", profile)
+
+    return opener
 
 
 _OPENERS: dict[str, Callable[[str, str], ContentStore]] = {
     "embedded": _embedded,
     "kubo+http": _kubo("http"),
     "kubo+https": _kubo("https"),
-    "pinning+https": _pinning,
+    "pinning+https": _pinning("pinning+https"),
+    "pinning+http": _pinning("pinning+http"),
 }
 
 

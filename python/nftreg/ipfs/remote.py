@@ -289,5 +289,5 @@ def open_pinning_store(url: str, profile: str) -> RemotePinStore:
     if not token:
         raise ConfigError(f"pinning store URL: the access token variable {var} is not set")
     endpoint = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    local = open_store(query["local"], profile=profile)  # type: ignore[call-arg]
+    local = open_store(query["local"], profile=profile)
     return RemotePinStore(local, [PinningService(endpoint, token, name=query.get("name"))])
