@@ -94,6 +94,11 @@ def test_version():
 
     assert lines[0].startswith(f"nftreg {__version__} (Rust core ")
     assert lines[1].startswith("cpu backends: ") and lines[2].startswith("cpu features detected: ")
+    from nftreg.version import _core_function
+
+    active = _core_function("keccak_backend")
+    if active is not None:  # a core that reports its keccak backend names it
+        assert f"keccak {active()}" in lines[1], lines[1]
     assert lines[3].startswith("contract NftRegistry: solc 0.8.30, OpenZeppelin Contracts 5.4.0")
 
 

@@ -23,6 +23,27 @@ def _cpu_features() -> list[str]:
     return []
 
 
+def _core_function(name: str) -> Any:
+    """A function of the Rust core, wherever this build keeps it (``_core`` or a submodule)."""
+    from nftreg import _core
+
+    for mod in (_core, *(getattr(_core, sub, None) for sub in ("merkle", "sig", "cid", "eth"))):
+        fn = getattr(mod, name, None) if mod is not None else None
+        if callable(fn):
+            return fn
+    return None
+
+
+def _backends() -> dict[str, str] | None:
+    """The core's own report of the CPU code paths it picked (keccak today)."""
+    active, available = _core_function("keccak_backend"), _core_function("keccak_backends")
+    if active is None:
+        return None
+    chosen = str(active())
+    others = [str(b) for b in available()] if available is not None else []
+    return {"keccak": chosen + (f" (of {', '.join(others)})" if others else "")}
+
+
 def version_info() -> dict[str, Any]:
     import platform
     from importlib import resources
@@ -35,15 +56,14 @@ def version_info() -> dict[str, Any]:
         package = version("nftreg")
     except Exception:  # noqa: BLE001 - running from a source tree that was never installed
         package = _core.__version__
-    backends = getattr(_core, "cpu_backends", None)  # the core's own report, where the build has one
     art = json.loads(resources.files("nftreg.contracts").joinpath("NftRegistry.json").read_text(encoding="utf-8"))
-    code_hash = "0x" + _core.keccak(bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))).hex()
+    code_hash = "0x" + _core_function("keccak")(bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))).hex()
     return {
         "nftreg": package,
         "core": _core.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu_backends": backends() if callable(backends) else None,
+        "cpu_backends": _backends(),
         "cpu_features": _cpu_features(),
         "contract": {"name": art["contractName"], "solc": art["compiler"]["solc"].split("+")[0],
                      "openzeppelin": art["compiler"].get("openzeppelin"), "runtime_code_keccak": code_hash},
