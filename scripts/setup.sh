@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine. `scripts/setup.sh` installs what the main job
 # needs (Python venv with the Rust extension built in release mode); `scripts/setup.sh --test`
-# adds what the test suite needs (npm reference tools, a Kubo binary, PostgreSQL).
+# adds what the test suite needs (npm reference tools, a Kubo binary, PostgreSQL, Chromium
+# with Thai fonts for the web app's browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_TEST=0
@@ -27,6 +28,13 @@ npm install --no-audit --no-fund --loglevel=error
 if [ "$WITH_TEST" = 1 ]; then
   log "building/caching Kubo"
   bash scripts/install_kubo.sh >/dev/null
+  if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=th family 2>/dev/null | grep -q .; then
+    # the web app's browser tests drive Debian's Chromium (Playwright's own download cannot
+    # work offline) and need a Thai font to render Thai
+    log "installing Chromium and Thai fonts (Debian packages)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null
+  fi
   if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     log "installing PostgreSQL (Debian package)"
     export DEBIAN_FRONTEND=noninteractive

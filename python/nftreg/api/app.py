@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from nftreg import web
 from nftreg.api import docs, problems
 from nftreg.api.middleware import BodyLimit, RateLimit
-from nftreg.api.routes import assets, auth, batches, ops, ownership, pins, psa, verify, vouchers
+from nftreg.api.routes import assets, auth, batches, info, ops, ownership, pins, psa, verify, vouchers
 from nftreg.services import AuthService, RegistryService
 from nftreg.settings import Settings
 
@@ -97,10 +98,12 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
 
     problems.install(app)
     _document_problems(app)
-    for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router):
+    for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router,
+              info.router):
         app.include_router(r)
     app.include_router(psa.router)
     app.include_router(pins.router)
+    web.install(app)  # the web app at /
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes,
                        per_prefix={"/v1/batches": settings.max_batch_bytes, "/v1/verify/": settings.max_verify_bytes})
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
