@@ -13,7 +13,18 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from nftreg import web
 from nftreg.api import docs, problems
 from nftreg.api.middleware import BodyLimit, RateLimit
-from nftreg.api.routes import assets, auth, batches, info, ops, ownership, pins, psa, verify, vouchers
+from nftreg.api.routes import (
+    assets,
+    auth,
+    batches,
+    info,
+    ops,
+    ownership,
+    pins,
+    psa,
+    verify,
+    vouchers,
+)
 from nftreg.services import AuthService, RegistryService
 from nftreg.settings import Settings
 
