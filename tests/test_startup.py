@@ -86,6 +86,19 @@ def test_demo_without_anvil_runs_on_the_in_process_chain_with_one_warning(tmp_pa
     assert report["steps"][0]["chain"] == "tester://" and len(report["minted"]) == 3
 
 
+def test_chain_commands_without_a_chain(tmp_path: Path):
+    art = tmp_path / "art.bin"
+    art.write_bytes(b"an asset")
+    out = run("mint", str(art), "--name", "x", "--data-dir", str(tmp_path), env=NO_ANVIL)
+    _one_line_exit_2(out, "anvil not found", "writes to a chain", "--rpc-url")
+    port = free_port()
+    out = run("mint", str(art), "--name", "x", "--data-dir", str(tmp_path), "--rpc-url", f"http://127.0.0.1:{port}")
+    _one_line_exit_2(out, "chain RPC", f"http://127.0.0.1:{port}")
+    out = run("mint", str(art), "--name", "x", "--data-dir", str(tmp_path), "--ipfs-api", f"/ip4/127.0.0.1/tcp/{port}",
+              "--rpc-url", "tester://")
+    _one_line_exit_2(out, "IPFS daemon", f"/ip4/127.0.0.1/tcp/{port}")
+
+
 def test_version():
     out = run("--version")
     assert out.returncode == 0, out.stderr

@@ -13,7 +13,6 @@ processes) the fallback is refused instead.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import urllib.error
 import urllib.parse
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nftreg.errors import ChainError, DependencyUnavailableError, NftregError
-from nftreg.net import is_loopback
+from nftreg.net import error_gist, is_loopback
 
 __all__ = [
     "NO_ANVIL_WARNING",
@@ -75,7 +74,7 @@ def check_rpc(url: str, timeout: float = 5) -> int:
             body = json.loads(r.read())
         return int(body["result"], 16)
     except (urllib.error.URLError, OSError) as e:
-        raise DependencyUnavailableError(f"the chain RPC at {url} cannot be reached ({_first_line(e)}); {fix}") from None
+        raise DependencyUnavailableError(f"the chain RPC at {url} cannot be reached ({error_gist(e)}); {fix}") from None
     except (ValueError, KeyError, TypeError):
         raise DependencyUnavailableError(f"the chain RPC at {url} does not answer eth_chainId as an Ethereum "
                                          f"node does; {fix}") from None
@@ -91,7 +90,7 @@ def check_kubo(api: str) -> str:
             store = open_store(api=api)
             return str(store.health().get("version", "?"))
     except NftregError as e:
-        raise DependencyUnavailableError(f"the Kubo API at {api} cannot be reached ({_first_line(e)}); start Kubo "
+        raise DependencyUnavailableError(f"the Kubo API at {api} cannot be reached ({error_gist(e)}); start Kubo "
                                          "(`nftreg ipfs start`), fix --ipfs-api / NFTREG_IPFS_API, or unset it "
                                          "to use the embedded store") from None
 
@@ -118,18 +117,8 @@ def check_database(url: str, timeout: float = 5) -> None:
         finally:
             engine.dispose()
     except (SQLAlchemyError, ImportError) as e:
-        raise DependencyUnavailableError(f"the database at {shown} cannot be reached ({_first_line(e)}); start it "
+        raise DependencyUnavailableError(f"the database at {shown} cannot be reached ({error_gist(e)}); start it "
                                          "or fix --database-url / NFTREG_DATABASE_URL") from None
-
-
-def _first_line(e: BaseException) -> str:
-    """The gist of a client library's error: its errno text where it has one."""
-    text = str(getattr(e, "reason", None) or getattr(e, "orig", None) or e).strip()
-    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if m:
-        return m.group(1).strip()
-    first = text.splitlines()[0] if text else type(e).__name__
-    return first if len(first) <= 160 else first[:157] + "..."
 
 
 def prepare_serve(settings: Any, warn: Callable[[str], None]) -> tuple[Any, tempfile.TemporaryDirectory[str] | None]:

@@ -81,9 +81,17 @@ def connect(data_dir: Path, rpc_url: str | None) -> Any:
     from nftreg.chain import Chain
     from nftreg.chain.anvil import ANVIL_DEV_KEY
     from nftreg.cli.devnet import devnet_info
+    from nftreg.errors import DependencyUnavailableError
+    from nftreg.startup import ANVIL_HINT, anvil_available, check_rpc
 
     info = devnet_info(data_dir)
     url = rpc_url or (info or {}).get("url") or "anvil://"
+    if url.startswith(("http://", "https://")):
+        check_rpc(url)
+    elif url.startswith("anvil://") and not anvil_available():
+        # a write to the in-process chain would be forgotten as this command exits: no fallback here
+        raise DependencyUnavailableError(f"anvil not found, and this command writes to a chain; {ANVIL_HINT}, "
+                                         "or give a chain with --rpc-url / NFTREG_RPC_URL")
     key = None
     if info and url == info["url"] and not os.environ.get("NFTREG_PRIVATE_KEY") and not os.environ.get("NFTREG_KEYSTORE"):
         key = ANVIL_DEV_KEY  # the local devnet's public development account

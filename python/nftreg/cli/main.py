@@ -66,11 +66,15 @@ app.command("reindex")(reindex_cmd)
 
 
 def main() -> None:
-    from nftreg.errors import DependencyUnavailableError
+    import warnings
 
+    from nftreg.errors import DependencyUnavailableError, IpfsUnavailableError
+
+    # ipfshttpclient passes urllib3 an argument urllib3 2.x deprecates: not the user's concern
+    warnings.filterwarnings("ignore", message="The 'strict' parameter is no longer needed", category=FutureWarning)
     try:
         app()
-    except DependencyUnavailableError as e:
+    except (DependencyUnavailableError, IpfsUnavailableError) as e:
         typer.echo(f"nftreg: error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except NftregError as e:

@@ -23,6 +23,7 @@ from nftreg.cid import DEFAULT_PROFILE, KUBO_ADD_OPTIONS, PROFILES, cid_of
 from nftreg.errors import ContentIntegrityError, InvalidInputError, IpfsError, IpfsUnavailableError
 from nftreg.ipfs.base import iter_file_chunks, write_car
 from nftreg.managed import ManagedProcess
+from nftreg.net import error_gist
 
 __all__ = ["KuboProcess", "KuboStore", "kubo_binary"]
 
@@ -56,7 +57,7 @@ class KuboStore:
         try:
             return fn(*args, **kwargs)
         except (ipfs_exc.ConnectionError, ipfs_exc.TimeoutError) as e:
-            raise IpfsUnavailableError(f"IPFS daemon at {self.api} is unreachable during {what}: {e}") from None
+            raise IpfsUnavailableError(f"IPFS daemon at {self.api} is unreachable during {what} ({error_gist(e)})") from None
         except ipfs_exc.ErrorResponse as e:
             # Kubo answered with its own error message: the daemon works, the request failed.
             raise IpfsError(f"IPFS {what} failed: {e}") from None
