@@ -43,7 +43,18 @@ __all__ = [
     "eip712_digest",
     "verify_typed_data",
     "verify_ed25519",
+    "Client",
+    "AsyncClient",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the REST client pulls in httpx and eth-account: loaded on first use
+    if name in ("Client", "AsyncClient"):
+        from nftreg import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'nftreg' has no attribute {name!r}")
 
 # The chain, IPFS and service layers pull in web3 / ipfshttpclient / FastAPI: import them from
 # their modules (`nftreg.chain`, `nftreg.ipfs`, `nftreg.api`) so `import nftreg` stays light.

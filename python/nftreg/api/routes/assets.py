@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from nftreg.api.deps import (
     ApiKeyHeader,
@@ -26,31 +25,12 @@ from nftreg.api.jsonbody import JsonRoute
 from nftreg.claims import parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.metadata import build_metadata
+from nftreg.schemas import Asset, AssetPage
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 from nftreg.services.sniff import sniff
 
 router = APIRouter(tags=["assets"], route_class=JsonRoute)
-
-
-class AssetOut(BaseModel):
-    token_id: int | None
-    owner: str
-    content_hash: str
-    asset_cid: str | None
-    metadata_cid: str
-    token_uri: str
-    media_type: str | None
-    size: int | None
-    status: str = Field(description="pending (signed, not in a block) | minted (in a block)")
-    final: bool = Field(description="minted and deep/old enough that a reorg or devnet restart cannot undo it")
-    tx_hash: str | None
-    block_number: int | None
-
-
-class AssetPage(BaseModel):
-    items: list[AssetOut]
-    next_cursor: str | None
 
 
 def _caller(auth: Any, authorization: str | None, api_key: str | None) -> tuple[str, str | None]:
@@ -83,7 +63,7 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise Unprocessable(f"metadata: {e}") from None
 
 
-@router.post("/v1/assets", status_code=201, response_model=AssetOut,
+@router.post("/v1/assets", status_code=201, response_model=Asset,
              responses={409: {"description": "content hash already registered"}, 413: {"description": "too large"}})
 def mint_asset(
     service: ServiceDep, auth: AuthDep, settings: SettingsDep,
@@ -141,7 +121,7 @@ def mint_asset(
             os.unlink(tmp_path)
 
 
-@router.get("/v1/assets/{token_id}", response_model=AssetOut)
+@router.get("/v1/assets/{token_id}", response_model=Asset)
 def get_asset(token_id: int, service: ServiceDep) -> dict[str, Any]:
     return service.get_asset(token_id)
 

@@ -3,47 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, SettingsDep
 from nftreg.api.jsonbody import JsonRoute
 from nftreg.net import is_loopback
+from nftreg.schemas import ApiKeyIn, ApiKeyOut, Nonce, Session, SiweIn
 from nftreg.services.errors import Unauthorized
 
 router = APIRouter(tags=["auth"], route_class=JsonRoute)
 
 
-class NonceOut(BaseModel):
-    nonce: str
-    expires_at: str
-
-
-class SiweIn(BaseModel):
-    message: str = Field(..., max_length=4096, description="EIP-4361 message")
-    signature: str = Field(..., max_length=200, examples=["0x…65 bytes"])
-
-
-class SessionOut(BaseModel):
-    token: str
-    address: str
-    expires_at: str
-
-
-class ApiKeyIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=100)
-    role: str = Field("minter", pattern="^(admin|minter)$")
-
-
-class ApiKeyOut(BaseModel):
-    name: str
-    role: str
-    api_key: str = Field(description="shown once; only its SHA-256 is stored")
-
-
-@router.post("/v1/auth/nonce", response_model=NonceOut)
-def new_nonce(auth: AuthDep) -> NonceOut:
+@router.post("/v1/auth/nonce", response_model=Nonce)
+def new_nonce(auth: AuthDep, settings: SettingsDep) -> Nonce:
     nonce, exp = auth.new_nonce()
-    return NonceOut(nonce=nonce, expires_at=exp.isoformat())
+    return Nonce(nonce=nonce, expires_at=exp.isoformat(), chain_id=auth.chain_id, domain=settings.siwe_domain)
 
 
 def _loopback_host(host: str) -> str:
@@ -56,11 +29,11 @@ def _loopback_host(host: str) -> str:
     return host
 
 
-@router.post("/v1/auth/siwe", response_model=SessionOut)
-def sign_in(body: SiweIn, request: Request, auth: AuthDep, settings: SettingsDep) -> SessionOut:
+@router.post("/v1/auth/siwe", response_model=Session)
+def sign_in(body: SiweIn, request: Request, auth: AuthDep, settings: SettingsDep) -> Session:
     domain = settings.siwe_domain or _loopback_host(request.headers.get("host", ""))
     token, address, exp = auth.sign_in(body.message, body.signature, expected_domain=domain)
-    return SessionOut(token=token, address=address, expires_at=exp.isoformat())
+    return Session(token=token, address=address, expires_at=exp.isoformat())
 
 
 @router.post("/v1/admin/api-keys", response_model=ApiKeyOut, status_code=201)

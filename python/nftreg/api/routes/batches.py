@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nftreg.api.deps import ApiKeyHeader, AuthDep, IdempotencyKey, ServiceDep
 from nftreg.api.jsonbody import JsonRoute
+from nftreg.schemas import Batch, BatchProofs
 from nftreg.services.errors import Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 
@@ -24,7 +25,7 @@ _BODY = {"requestBody": {"required": True, "content": {
     "application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 
-@router.post("/v1/batches", status_code=201, openapi_extra=_BODY)
+@router.post("/v1/batches", status_code=201, response_model=Batch, openapi_extra=_BODY)
 async def create_batch(request: Request, service: ServiceDep, auth: AuthDep, idempotency_key: IdempotencyKey = None,
                        x_api_key: ApiKeyHeader = None) -> JSONResponse:
     auth.require_role(x_api_key, "minter")
@@ -55,11 +56,11 @@ async def create_batch(request: Request, service: ServiceDep, auth: AuthDep, ide
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/v1/batches/{batch_id}")
+@router.get("/v1/batches/{batch_id}", response_model=Batch)
 def get_batch(batch_id: int, service: ServiceDep) -> dict[str, Any]:
     return service.get_batch(batch_id)
 
 
-@router.get("/v1/batches/{batch_id}/proofs/{index_or_owner}")
+@router.get("/v1/batches/{batch_id}/proofs/{index_or_owner}", response_model=BatchProofs)
 def get_proofs(batch_id: int, index_or_owner: str, service: ServiceDep) -> dict[str, Any]:
     return service.batch_proofs(batch_id, index_or_owner)

@@ -14,6 +14,7 @@ from nftreg.api.jsonbody import JsonRoute
 from nftreg.claims import CLAIM_LEAF_ENCODING, parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.merkle import ProofStream
+from nftreg.schemas import ProofsReport, SignaturesReport
 from nftreg.services.errors import Unprocessable
 from nftreg.signatures.schemes import openapi_item_schema
 
@@ -49,7 +50,7 @@ def _summary(valid: list[bool]) -> dict[str, Any]:
 # items on all cores with the GIL released while the rest of the body is still being received.
 # A body Rust refuses as a whole goes through the Python parser once more, so that every JSON
 # route accepts the same JSON (NaN, 1e400) and words its errors the same way.
-@router.post("/v1/verify/proofs", openapi_extra=_PROOFS)
+@router.post("/v1/verify/proofs", openapi_extra=_PROOFS, responses={200: {"model": ProofsReport}})
 async def verify_proofs(request: Request, service: ServiceDep) -> Response:
     stream: ProofStream | None = service.proof_stream()
     chunks: list[bytes] = []
@@ -89,7 +90,7 @@ async def _verify_parsed(body: dict[str, Any], service: Any) -> list[bool]:
     return await run_in_threadpool(service.verify_proofs, root, enc, values, proofs)
 
 
-@router.post("/v1/verify/signatures", openapi_extra=_SIGS)
+@router.post("/v1/verify/signatures", openapi_extra=_SIGS, responses={200: {"model": SignaturesReport}})
 async def verify_signatures(request: Request, service: ServiceDep) -> Response:
     body = await _json(request)
     results = await run_in_threadpool(service.verify_signatures, body["items"])
