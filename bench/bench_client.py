@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         jsonl = Path(d) / "proofs.jsonl"
         jsonl.write_bytes(b"\n".join(lines) + b"\n")
-        env = {"NFTREG_ENV": "test", "NFTREG_RATE_LIMIT_PER_MINUTE": "0"}
+        env = {"NFTREG_ENV": "test", "NFTREG_ADMIN_API_KEY": "bench-admin-key-0123456789", "NFTREG_RATE_LIMIT_PER_MINUTE": "0"}
         with serve_process(Path(d) / "srv", env=env) as (url, _):
             with Client(url) as c:
                 max_items = c.info().limits.max_verify_items

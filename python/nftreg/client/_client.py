@@ -4,6 +4,7 @@ every call), on httpx."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -54,11 +55,24 @@ def _httpx_args(st: f.State, req: f.Req, stack: ExitStack) -> dict[str, Any]:
             if isinstance(up, (str, os.PathLike)):
                 fobj: Any = stack.enter_context(open(up, "rb"))  # noqa: SIM115 (the stack closes it)
             else:
-                fobj = bytes(up)
+                fobj = io.BytesIO(up)  # read in pieces: see _pieces
             kw["files"] = {"file": ("asset", fobj, "application/octet-stream")}
+    elif isinstance(req.body, bytes):
+        headers["Content-Length"] = str(len(req.body))
+        kw["content"] = _pieces(req.body)
     elif req.body is not None:
-        kw["content"] = req.body if isinstance(req.body, bytes) else req.body()
+        kw["content"] = req.body()
     return kw
+
+
+def _pieces(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    """A large body handed to httpx in one piece is written by httpcore with ``send`` and
+    ``buffer = buffer[n:]``, copying the rest after every partial write (quadratic: 186 MiB took
+    6-12 s on loopback); in 1 MiB pieces it is linear. The explicit Content-Length keeps the
+    body fixed-length rather than chunked."""
+    view = memoryview(body)
+    for i in range(0, len(body), size):
+        yield bytes(view[i:i + size])
 
 
 class _Base:
