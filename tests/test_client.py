@@ -211,6 +211,8 @@ def creator_story(server, client, minter, tmp_path):
     csv.write_text("owner,content_hash,metadata_cid\n" + "".join(
         f"{o},0x{os.urandom(32).hex()},{mcid}\n" for o in owners))
     assert minter.create_batch(csv).size == 5
+    dump = json.loads(client.content(batch.tree_cid))  # checked against its CID by the client
+    assert StandardMerkleTree.load(dump).root == batch.root
     report = client.verify_proofs(batch.root, None, [(x.value, x.proof) for x in p.proofs + by_owner.proofs])
     assert report.results == [True, True]
 

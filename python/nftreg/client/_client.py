@@ -217,6 +217,10 @@ class Client(_Base):
         """Answer an ownership challenge for ``token_id`` with ``signer`` (signed here)."""
         return self._run(f.prove_ownership(token_id, as_signer(signer, password=password)))
 
+    def content(self, cid: str, *, verify: bool = True) -> bytes:
+        """The bytes the registry's gateway serves for ``cid``, checked here against the CID."""
+        return self._run(f.content(self._st, cid, verify))
+
     def verify_proofs(self, root: str, leaf_encoding: list[str] | None, items: ItemsArg, *,
                       progress: Callable[[int], None] | None = None) -> ProofsReport:
         """Verify Merkle proofs (items: ``{"value", "proof"}`` objects or (value, proof) pairs, or
@@ -342,6 +346,9 @@ class AsyncClient(_Base):
 
     async def prove_ownership(self, token_id: int, signer: KeyLike, *, password: str | None = None) -> Ownership:
         return await self._run(f.prove_ownership(token_id, as_signer(signer, password=password)))
+
+    async def content(self, cid: str, *, verify: bool = True) -> bytes:
+        return await self._run(f.content(self._st, cid, verify))
 
     async def verify_proofs(self, root: str, leaf_encoding: list[str] | None, items: ItemsArg, *,
                             progress: Callable[[int], None] | None = None) -> ProofsReport:

@@ -468,6 +468,18 @@ def prove_ownership(token_id: int, signer: Signer) -> Flow[Ownership]:
     raise AssertionError("unreachable")
 
 
+def content(st: State, cid: str, verify: bool) -> Flow[bytes]:
+    data = (yield Req("GET", f"/ipfs/{cid}")).content
+    if verify:
+        from nftreg.cid import cid_of
+        from nftreg.errors import ContentIntegrityError
+
+        srv = yield from info(st)
+        if cid_of(data, profile=srv.cid_profile) != cid:
+            raise ContentIntegrityError(f"the registry served bytes for {cid} that do not hash to that CID")
+    return data
+
+
 # -- verification ------------------------------------------------------------------------------
 def verify(st: State, path: str, head: bytes, source: ItemSource, report: type[R],
            progress: Callable[[int], None] | None) -> Flow[R]:
