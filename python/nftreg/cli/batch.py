@@ -19,6 +19,7 @@ from nftreg.cli.common import (
     fail,
     load_tree,
     progress,
+    state,
 )
 
 batch_app = typer.Typer(help="Merkle batches of claims (owner, content hash, metadata CID).", no_args_is_help=True)
@@ -50,12 +51,20 @@ def batch_sample(
 
 @batch_app.command("build")
 def batch_build(
+    ctx: typer.Context,
     claims: Path = typer.Argument(..., exists=True, dir_okay=False, help="claims .csv or .jsonl"),
     output: Path = typer.Option(..., "-o", "--output", help="where to write the standard-v1 tree dump"),
     verify: bool = typer.Option(False, "--verify", help="check every proof of the new tree"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """Build the claim tree from CLAIMS and write its standard-v1 dump."""
+    """Build the claim tree from CLAIMS and write its standard-v1 dump.
+
+    With --remote the registry builds, pins and anchors the batch; its dump is fetched, checked
+    against its CID and root, and written to OUTPUT."""
+    if state(ctx).remote:
+        from nftreg.cli import remote
+
+        return remote.batch_build(ctx, claims, output, verify, as_json)
     from nftreg.claims import build_claims_tree, read_claims
     from nftreg.merkle import verify_many
 
@@ -113,14 +122,22 @@ def _picks(tree: Any, tree_file: Path, index: int | None, owner: str | None) -> 
 
 @batch_app.command("proof")
 def batch_proof(
-    tree_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="standard-v1 dump"),
+    ctx: typer.Context,
+    tree: str = typer.Argument(..., metavar="TREE_FILE", help="standard-v1 dump (with --remote: the batch id)"),
     index: int | None = typer.Option(None, "--index", help="value index"),
     owner: str | None = typer.Option(None, "--owner", help="every claim of this owner"),
 ) -> None:
     """Print proofs (JSON lines: index, value, proof) by index or owner."""
-    tree = load_tree(tree_file)
-    for i in _picks(tree, tree_file, index, owner):
-        typer.echo(json.dumps({"index": i, "root": tree.root, "value": tree.at(i), "proof": tree.get_proof(i)}))
+    if state(ctx).remote:
+        from nftreg.cli import remote
+
+        return remote.batch_proof(ctx, tree, index, owner)
+    tree_file = Path(tree)
+    if not tree_file.is_file():
+        fail(f"{tree}: no such file")
+    t = load_tree(tree_file)
+    for i in _picks(t, tree_file, index, owner):
+        typer.echo(json.dumps({"index": i, "root": t.root, "value": t.at(i), "proof": t.get_proof(i)}))
 
 
 @batch_app.command("anchor")

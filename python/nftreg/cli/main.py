@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from nftreg.cli.assets import assets_cmd, lookup_cmd
 from nftreg.cli.batch import batch_app, claim_cmd
 from nftreg.cli.cid import cid_cmd
 from nftreg.cli.common import EXIT_UNAVAILABLE, EXIT_USER_ERROR, CliState
@@ -47,10 +48,13 @@ def global_options(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="package version, the Rust core's CPU backends, contract version"),
+    remote: str | None = typer.Option(None, "--remote", envvar="NFTREG_REMOTE", metavar="URL",
+                                      help="run mint, lookup, assets, batch build/proof and verify through a "
+                                           "running registry's REST API (nftreg.Client)"),
 ) -> None:
     """NFT asset-ownership registry: Merkle batches, signatures, IPFS and ERC-721 minting."""
     # Global options land in ctx.obj (common.CliState); commands read them with common.state(ctx).
-    ctx.obj = CliState()
+    ctx.obj = CliState(remote=remote)
 
 
 app.add_typer(batch_app, name="batch")
@@ -61,6 +65,8 @@ app.command("claim")(claim_cmd)
 app.command("cid")(cid_cmd)
 app.command("demo")(demo_cmd)
 app.command("mint")(mint_cmd)
+app.command("lookup")(lookup_cmd)
+app.command("assets")(assets_cmd)
 app.command("serve")(serve_cmd)
 app.command("reindex")(reindex_cmd)
 

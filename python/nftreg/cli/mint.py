@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
-from nftreg.cli.common import DATA_DIR_OPT, connect, emit, fail
+from nftreg.cli.common import DATA_DIR_OPT, connect, emit, fail, state
 
 
 def mint_cmd(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the asset"),
     name: str = typer.Option(..., help="metadata name (any language)"),
     description: str | None = typer.Option(None),
@@ -32,6 +33,10 @@ def mint_cmd(
             fail(f"--attr {a!r}: expected key=value")
         k, v = a.split("=", 1)
         attrs.append({"trait_type": k, "value": v})
+    if state(ctx).remote:
+        from nftreg.cli import remote
+
+        return remote.mint(ctx, file, name=name, description=description, attributes=attrs, to=to, as_json=as_json)
     h = content_hash(file)
     store = open_store(api=ipfs_api, data_dir=data_dir)
     chain = connect(data_dir, rpc_url)

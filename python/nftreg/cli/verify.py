@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from nftreg.cli.common import EXIT_INVALID, fail
+from nftreg.cli.common import EXIT_INVALID, fail, state
 from nftreg.errors import NftregError
 
 verify_app = typer.Typer(help="Batch verification (JSONL in, JSONL out).", no_args_is_help=True)
@@ -49,6 +49,7 @@ def write_results(order: list[int], results: dict[int, dict[str, Any]]) -> None:
 
 @verify_app.command("proofs")
 def verify_proofs(
+    ctx: typer.Context,
     source: Path = typer.Argument(..., help="JSONL: {root, leaf_encoding, value, proof} per line ('-' = stdin)"),
 ) -> None:
     """Verify inclusion proofs line by line; writes {line, valid[, error]} per input line."""
@@ -61,6 +62,11 @@ def verify_proofs(
         groups.setdefault(key, []).append((lineno, item["value"], item["proof"]))
 
     order, results = read_jsonl(source, place)
+    if state(ctx).remote:
+        from nftreg.cli import remote
+
+        remote.verify_proofs(ctx, results, groups)
+        groups = {}
     for (root, enc), items in groups.items():
         try:
             oks = verify_many(root, list(enc), [v for _, v, _ in items], [p for _, _, p in items])
@@ -75,6 +81,7 @@ def verify_proofs(
 
 @verify_app.command("signatures")
 def verify_signatures(
+    ctx: typer.Context,
     source: Path = typer.Argument(..., help="JSONL ('-' = stdin); see below"),
 ) -> None:
     """Verify signatures line by line; writes {line, valid[, error]} per input line.
@@ -96,7 +103,12 @@ def verify_signatures(
 
     order, results = read_jsonl(source, place)
     try:
-        verdicts = verify_items(items)
+        if state(ctx).remote:
+            from nftreg.cli import remote
+
+            verdicts = remote.verify_signatures(ctx, items)
+        else:
+            verdicts = verify_items(items)
     except NftregError as e:
         fail(str(e))
     for lineno, (ok, err) in zip(lines, verdicts):
