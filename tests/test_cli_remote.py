@@ -10,12 +10,11 @@ import pytest
 from client_server import ADMIN, Server
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from typer.testing import CliRunner
-
 from nftreg import StandardMerkleTree
 from nftreg.cid import cid_of, content_hash_hex
 from nftreg.claims import CLAIM_LEAF_ENCODING
 from nftreg.cli.main import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

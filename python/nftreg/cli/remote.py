@@ -38,7 +38,14 @@ def remote_url(ctx: typer.Context) -> str | None:
 def client(ctx: typer.Context, *, sign_in: bool = False) -> Iterator[Any]:
     """A ``nftreg.Client`` for --remote; client errors become the CLI's one-line errors and exit
     codes (2: the registry cannot be reached or is unavailable; 1: it refused the request)."""
-    from nftreg.client import ApiError, Client, RateLimited, RetryPolicy, ServiceUnavailable, TransportError
+    from nftreg.client import (
+        ApiError,
+        Client,
+        RateLimited,
+        RetryPolicy,
+        ServiceUnavailable,
+        TransportError,
+    )
     from nftreg.keys import load_signer
 
     url = remote_url(ctx)
@@ -94,7 +101,7 @@ def mint(ctx: typer.Context, file: Path, *, name: str, description: str | None, 
         info = c.info()
         out = {"token_id": a.token_id, "owner": a.owner, "content_hash": a.content_hash, "asset_cid": a.asset_cid,
                "metadata_cid": a.metadata_cid, "token_uri": a.token_uri, "tx_hash": a.tx_hash,
-               "block": a.block_number, "contract": info.contract, "chain_id": info.chain_id}
+               "block": a.block_number, "contract": info.registry, "chain_id": info.chain_id}
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
@@ -146,7 +153,7 @@ def batch_build(ctx: typer.Context, claims: Path, output: Path, verify: bool, as
     with client(ctx) as c:
         batch = c.create_batch(claims if not result.errors else result.claims)
         dump = c.content(batch.tree_cid)
-        profile = c.info().cid_profile
+        profile = c.info().ipfs_profile
     if cid_of(dump, profile=profile) != batch.tree_cid:
         fail(f"the tree dump served for {batch.tree_cid} does not hash to that CID")
     tree = StandardMerkleTree.load(json.loads(dump))

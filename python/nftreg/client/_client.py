@@ -156,7 +156,7 @@ class Client(_Base):
 
     # -- calls --------------------------------------------------------------------------------
     def info(self) -> ServerInfo:
-        """The server's chain, contract, SIWE domain, CID profile and request limits."""
+        """The server's chain, registry contract, CID profile, SIWE domain and request limits."""
         return self._run(f.info(self._st, refresh=True))
 
     def sign_in(self, key: KeyLike, *, password: str | None = None, statement: str = "Sign in to nftreg.") -> Session:

@@ -475,7 +475,7 @@ def content(st: State, cid: str, verify: bool) -> Flow[bytes]:
         from nftreg.errors import ContentIntegrityError
 
         srv = yield from info(st)
-        if cid_of(data, profile=srv.cid_profile) != cid:
+        if cid_of(data, profile=srv.ipfs_profile) != cid:
             raise ContentIntegrityError(f"the registry served bytes for {cid} that do not hash to that CID")
     return data
 
