@@ -5,12 +5,14 @@ browser contact another host: every HTML/JS/CSS response the pages pull in is sc
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
+import pytest
 from api_server import LiveServer
 from nftreg.api.docs import CSP
 from nftreg.settings import Settings
@@ -102,3 +104,35 @@ def test_vendored_assets_match_their_manifest():
                                            "LICENSE.swagger-ui", "LICENSE.redoc"}
     for digest, name in files:
         assert hashlib.sha256((static / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.browser
+def test_docs_render_in_chromium_with_every_request_on_this_server(tmp_path: Path):
+    """Debian's Chromium loads /docs and /redoc: both render the API, every request the pages
+    make goes to this server, and nothing is refused by the CSP (console errors recorded)."""
+    from playwright.sync_api import sync_playwright
+
+    settings = Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="k" * 32)
+    with LiveServer(settings) as srv, sync_playwright() as p:
+        origin = urlparse(srv.url).netloc
+        browser = p.chromium.launch(executable_path=os.environ.get("NFTREG_CHROMIUM", "/usr/bin/chromium"),
+                                    args=["--no-sandbox"])
+        try:
+            for path, rendered in (("/docs", ".opblock-tag"), ("/redoc", "[data-section-id]")):
+                page = browser.new_page()
+                requests: list[str] = []
+                problems: list[str] = []
+                page.on("request", lambda r, requests=requests: requests.append(r.url))
+                page.on("console", lambda m, problems=problems: m.type == "error" and problems.append(m.text))
+                page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
+                page.goto(srv.url + path)
+                page.wait_for_selector(rendered, timeout=60_000)
+                assert "/v1/verify/signatures" in page.content(), path
+                page.close()
+                off_host = [u for u in requests if urlparse(u).scheme in ("http", "https")
+                            and urlparse(u).netloc != origin]
+                assert not off_host, (path, off_host)
+                assert any(u.endswith("/openapi.json") for u in requests), (path, requests)
+                assert not problems, (path, problems)
+        finally:
+            browser.close()
