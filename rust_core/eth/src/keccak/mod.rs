@@ -1,9 +1,28 @@
 //! Keccak-256 (Ethereum's, i.e. the original Keccak padding 0x01, not SHA3-256's 0x06).
+//!
+//! This file is the one-lane path. Many independent hashes go through the multi-lane
+//! backends instead (`lanes.rs`: `keccak256_many*`, `keccak256_x8`/`x4`, tree levels), which
+//! run eight states per AVX-512 register set (`avx512.rs`), four per AVX2 set (`avx2.rs`) or
+//! this file's functions, chosen at run time (`dispatch.rs`, `NFTREG_KECCAK`).
+
+#[macro_use]
+mod rounds;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod dispatch;
+mod lanes;
+#[cfg(test)]
+mod tests_lanes;
+
+pub use dispatch::{active_backend, default_backend, set_backend, Backend, Lanes, Unavailable};
+pub use lanes::{keccak256_many, keccak256_many_32, keccak256_x4, keccak256_x8, node_hash_many};
 
 /// A 32-byte hash value.
 pub type Hash = [u8; 32];
 
-const RATE: usize = 136;
+pub(crate) const RATE: usize = 136;
 
 #[inline]
 fn absorb_block(state: &mut [u64; 25], block: &[u8]) {
