@@ -6,10 +6,12 @@
 use rayon::prelude::*;
 
 use crate::error::{invalid, Result};
-use crate::hash::{node_hash, Hash};
+use crate::hash::{node_hash, Hash, Lanes};
 
 /// Below this many nodes a level is hashed on the calling thread.
 const PAR_MIN: usize = 1 << 12;
+/// Nodes per parallel task when a level is split across threads (a multiple of 8 lanes).
+const PAR_CHUNK: usize = 1 << 10;
 
 #[inline]
 fn left(i: usize) -> usize {
@@ -33,8 +35,14 @@ pub fn is_leaf(len: usize, i: usize) -> bool {
     i < len && left(i) >= len
 }
 
-/// Build the node array from leaf hashes (in leaf order). Levels are hashed in parallel.
+/// Build the node array from leaf hashes (in leaf order). Levels are hashed in parallel,
+/// each thread's share in keccak lanes (the active backend).
 pub fn make_tree(leaves: &[Hash]) -> Result<Vec<Hash>> {
+    make_tree_with(Lanes::active(), leaves)
+}
+
+/// [`make_tree`] with a given keccak backend (tests compare every backend).
+pub fn make_tree_with(lanes: Lanes, leaves: &[Hash]) -> Result<Vec<Hash>> {
     if leaves.is_empty() {
         return invalid("expected a non-zero number of leaves");
     }
@@ -53,15 +61,16 @@ pub fn make_tree(leaves: &[Hash]) -> Result<Vec<Hash>> {
         if level_start < level_end {
             let (upper, lower) = tree.split_at_mut(level_end);
             let level = &mut upper[level_start..];
-            let child_base = 2 * level_start + 1;
-            let compute = |(j, node): (usize, &mut Hash)| {
-                let l = child_base + 2 * j - level_end;
-                *node = node_hash(&lower[l], &lower[l + 1]);
-            };
+            // Children of node `level_start + j` are `lower[c + 2j]` and `lower[c + 2j + 1]`.
+            let c = 2 * level_start + 1 - level_end;
+            let children = &lower[c..c + 2 * level.len()];
             if level.len() >= PAR_MIN {
-                level.par_iter_mut().enumerate().for_each(compute);
+                level.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(k, out)| {
+                    let first = 2 * k * PAR_CHUNK;
+                    lanes.level(&children[first..first + 2 * out.len()], out);
+                });
             } else {
-                level.iter_mut().enumerate().for_each(compute);
+                lanes.level(children, level);
             }
         }
         if level_start == 0 {
@@ -128,6 +137,40 @@ pub fn process_proof(leaf: &Hash, proof: &[Hash]) -> Hash {
     proof.iter().fold(*leaf, |acc, p| node_hash(&acc, p))
 }
 
+/// Proofs verified together per lockstep group: enough to keep eight lanes full while the
+/// shorter proofs of a group drop out.
+const PROOF_GROUP: usize = 64;
+
+/// `out[i] = process_proof(&leaves[i], proof(i))` for many proofs at once: the proofs of a
+/// group advance one level per step together, eight (or four) node hashes per permutation
+/// call; a proof that is done drops out of the step, so any mix of depths (0 included) is
+/// handled, and every result equals `process_proof`'s.
+pub fn process_proofs_with<'a>(lanes: Lanes, leaves: &[Hash], proof: impl Fn(usize) -> &'a [Hash], out: &mut [Hash]) {
+    assert_eq!(leaves.len(), out.len(), "process_proofs: one output per leaf");
+    let mut active: Vec<(usize, &'a [Hash])> = Vec::with_capacity(PROOF_GROUP);
+    let mut next = vec![[0u8; 32]; PROOF_GROUP];
+    for (g, (ls, outs)) in leaves.chunks(PROOF_GROUP).zip(out.chunks_mut(PROOF_GROUP)).enumerate() {
+        outs.copy_from_slice(ls);
+        active.clear();
+        active.extend((0..ls.len()).map(|i| (i, proof(g * PROOF_GROUP + i))).filter(|(_, p)| !p.is_empty()));
+        let mut step = 0;
+        while !active.is_empty() {
+            let n = active.len();
+            lanes.nodes(|k| (&outs[active[k].0], &active[k].1[step]), &mut next[..n]);
+            for (k, h) in next[..n].iter().enumerate() {
+                outs[active[k].0] = *h;
+            }
+            step += 1;
+            active.retain(|(_, p)| p.len() > step);
+        }
+    }
+}
+
+/// [`process_proofs_with`] on the active keccak backend.
+pub fn process_proofs<'a>(leaves: &[Hash], proof: impl Fn(usize) -> &'a [Hash], out: &mut [Hash]) {
+    process_proofs_with(Lanes::active(), leaves, proof, out)
+}
+
 /// A multiproof: leaves (as tree positions or hashes), sibling hashes and flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MultiProof<L> {
@@ -174,9 +217,24 @@ pub fn get_multiproof(tree: &[Hash], indices: &[usize]) -> Result<MultiProof<usi
     Ok(MultiProof { leaves: sorted, proof, proof_flags: flags })
 }
 
+/// Where a multiproof step takes a node from.
+#[derive(Clone, Copy)]
+enum Src {
+    Leaf(usize),
+    Hash(usize),
+    Proof(usize),
+}
+
 /// Recompute the root from a multiproof, exactly as `MerkleProof.processMultiProof` does
 /// (including its length checks); malformed input is an error, never a forged root.
 pub fn process_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Result<Hash> {
+    process_multiproof_with(Lanes::active(), leaves, proof, flags)
+}
+
+/// [`process_multiproof`] with a given keccak backend. The steps are first resolved to their
+/// sources (the same walk and errors as the contract); then every run of steps whose inputs
+/// are already computed — in practice one tree level — is hashed together in lanes.
+pub fn process_multiproof_with(lanes: Lanes, leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Result<Hash> {
     let needed_from_proof = flags.iter().filter(|f| !**f).count();
     if proof.len() < needed_from_proof {
         return invalid("invalid multiproof format: fewer proof hashes than unset flags");
@@ -185,33 +243,51 @@ pub fn process_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Re
         return invalid("leaves and multiproof are not compatible: leaves + proof must equal flags + 1");
     }
     let total = flags.len();
-    let mut hashes: Vec<Hash> = Vec::with_capacity(total);
+    // Step m may read hashes 0..m (those computed before it).
+    let mut steps: Vec<(Src, Src)> = Vec::with_capacity(total);
     let (mut leaf_pos, mut hash_pos, mut proof_pos) = (0usize, 0usize, 0usize);
-    let next = |hashes: &Vec<Hash>, leaf_pos: &mut usize, hash_pos: &mut usize| -> Result<Hash> {
-        if *leaf_pos < leaves.len() {
-            *leaf_pos += 1;
-            Ok(leaves[*leaf_pos - 1])
-        } else if *hash_pos < hashes.len() {
-            *hash_pos += 1;
-            Ok(hashes[*hash_pos - 1])
+    let mut next = |m: usize| -> Result<Src> {
+        if leaf_pos < leaves.len() {
+            leaf_pos += 1;
+            Ok(Src::Leaf(leaf_pos - 1))
+        } else if hash_pos < m {
+            hash_pos += 1;
+            Ok(Src::Hash(hash_pos - 1))
         } else {
             invalid("invalid multiproof: flags consume more nodes than available")
         }
     };
-    for &flag in flags {
-        let a = next(&hashes, &mut leaf_pos, &mut hash_pos)?;
+    for (m, &flag) in flags.iter().enumerate() {
+        let a = next(m)?;
         let b = if flag {
-            next(&hashes, &mut leaf_pos, &mut hash_pos)?
+            next(m)?
         } else {
             proof_pos += 1;
-            proof[proof_pos - 1]
+            Src::Proof(proof_pos - 1)
         };
-        hashes.push(node_hash(&a, &b));
+        steps.push((a, b));
+    }
+    if total > 0 && proof_pos != proof.len() {
+        return invalid("invalid multiproof: unused proof hashes");
+    }
+    let mut hashes: Vec<Hash> = vec![[0u8; 32]; total];
+    let mut done = 0;
+    while done < total {
+        // Extend the wave while each step reads only hashes computed before the wave.
+        let reads_new = |s: &Src| matches!(s, Src::Hash(j) if *j >= done);
+        let end = (done + 1..total).find(|&m| reads_new(&steps[m].0) || reads_new(&steps[m].1)).unwrap_or(total);
+        let (before, wave) = hashes.split_at_mut(done);
+        let get = |s: Src| -> &Hash {
+            match s {
+                Src::Leaf(i) => &leaves[i],
+                Src::Hash(j) => &before[j],
+                Src::Proof(p) => &proof[p],
+            }
+        };
+        lanes.nodes(|k| (get(steps[done + k].0), get(steps[done + k].1)), &mut wave[..end - done]);
+        done = end;
     }
     if total > 0 {
-        if proof_pos != proof.len() {
-            return invalid("invalid multiproof: unused proof hashes");
-        }
         Ok(hashes[total - 1])
     } else if !leaves.is_empty() {
         Ok(leaves[0])
@@ -222,11 +298,28 @@ pub fn process_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Re
 
 /// Check every internal node against its children (and the shape of the array).
 pub fn is_valid_tree(tree: &[Hash]) -> bool {
+    is_valid_tree_with(Lanes::active(), tree)
+}
+
+/// [`is_valid_tree`] with a given keccak backend: each chunk of internal nodes is rehashed
+/// in lanes from its children (node `i`'s children are `tree[2i+1]`, `tree[2i+2]`).
+pub fn is_valid_tree_with(lanes: Lanes, tree: &[Hash]) -> bool {
     if tree.is_empty() || tree.len().is_multiple_of(2) {
         return false;
     }
     let internal = tree.len() / 2;
-    (0..internal).into_par_iter().with_min_len(PAR_MIN).all(|i| tree[i] == node_hash(&tree[left(i)], &tree[left(i) + 1]))
+    let children = &tree[1..];
+    let check = |(k, nodes): (usize, &[Hash])| {
+        let mut fresh = vec![[0u8; 32]; nodes.len()];
+        let first = 2 * k * PAR_CHUNK;
+        lanes.level(&children[first..first + 2 * nodes.len()], &mut fresh);
+        fresh == nodes
+    };
+    if internal >= PAR_MIN {
+        tree[..internal].par_chunks(PAR_CHUNK).enumerate().all(check)
+    } else {
+        tree[..internal].chunks(PAR_CHUNK).enumerate().all(check)
+    }
 }
 
 /// ASCII rendering identical to the npm library's `renderMerkleTree`.
@@ -336,6 +429,40 @@ mod tests {
         (0..n).map(|i| keccak256(&(i as u64).to_be_bytes())).collect()
     }
 
+    /// `MerkleProof.processMultiProof` step by step, one lane (the reference for the waves).
+    fn sequential_multiproof(leaves: &[Hash], proof: &[Hash], flags: &[bool]) -> Option<Hash> {
+        if proof.len() < flags.iter().filter(|f| !**f).count() || leaves.len() + proof.len() != flags.len() + 1 {
+            return None;
+        }
+        let mut hashes: Vec<Hash> = Vec::new();
+        let (mut lp, mut hp, mut pp) = (0usize, 0usize, 0usize);
+        for &flag in flags {
+            let mut take = |hashes: &Vec<Hash>| -> Option<Hash> {
+                if lp < leaves.len() {
+                    lp += 1;
+                    Some(leaves[lp - 1])
+                } else if hp < hashes.len() {
+                    hp += 1;
+                    Some(hashes[hp - 1])
+                } else {
+                    None
+                }
+            };
+            let a = take(&hashes)?;
+            let b = if flag {
+                take(&hashes)?
+            } else {
+                pp += 1;
+                proof[pp - 1]
+            };
+            hashes.push(node_hash(&a, &b));
+        }
+        if flags.is_empty() {
+            return Some(if leaves.is_empty() { proof[0] } else { leaves[0] });
+        }
+        (pp == proof.len()).then(|| hashes[flags.len() - 1])
+    }
+
     fn naive_tree(leaves: &[Hash]) -> Vec<Hash> {
         let len = 2 * leaves.len() - 1;
         let mut t = vec![[0u8; 32]; len];
@@ -353,6 +480,51 @@ mod tests {
         for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 100, 4095, 4096, 4097, 10_000, 70_001] {
             let l = leaves(n);
             assert_eq!(make_tree(&l).unwrap(), naive_tree(&l), "n = {n}");
+        }
+    }
+
+    /// Every keccak backend this CPU runs builds the same trees, proofs, multiproof roots
+    /// and verification results as one-lane hashing (`naive_tree`, `process_proof`), on
+    /// sizes from 1 to 10^5 (odd ones, powers of two and their neighbours).
+    #[test]
+    fn every_backend_builds_and_verifies_identically() {
+        let all = Lanes::available();
+        eprintln!("tree backends: {:?}", all.iter().map(|l| l.backend().name()).collect::<Vec<_>>());
+        for n in [1usize, 2, 3, 5, 7, 8, 9, 17, 63, 64, 65, 255, 1001, 4097, 8191, 33_333, 100_000] {
+            let l = leaves(n);
+            let reference = naive_tree(&l);
+            let positions: Vec<usize> = (reference.len() - n..reference.len()).collect();
+            let (flat, offs) = all_proofs(&reference, &positions).unwrap();
+            let leaf_of: Vec<Hash> = positions.iter().map(|&p| reference[p]).collect();
+            // A wrong leaf for every third proof: those must all fail, on every backend.
+            let mut probe = leaf_of.clone();
+            for (k, h) in probe.iter_mut().enumerate() {
+                if k % 3 == 1 {
+                    h[0] ^= 1;
+                }
+            }
+            let expect: Vec<Hash> = (0..n).map(|k| process_proof(&probe[k], &flat[offs[k]..offs[k + 1]])).collect();
+            for lanes in &all {
+                let name = lanes.backend().name();
+                let t = make_tree_with(*lanes, &l).unwrap();
+                assert!(t == reference, "{name}: tree of {n} leaves differs");
+                assert!(is_valid_tree_with(*lanes, &t), "{name}: n = {n}");
+                let mut roots = vec![[0u8; 32]; n];
+                process_proofs_with(*lanes, &probe, |k| &flat[offs[k]..offs[k + 1]], &mut roots);
+                assert!(roots == expect, "{name}: batch proof results differ (n = {n})");
+                for (k, r) in roots.iter().enumerate() {
+                    assert_eq!(*r == t[0], k % 3 != 1, "{name}: proof {k} of {n}");
+                }
+                if n > 1 {
+                    let mut bad = t.clone();
+                    bad[n / 2][5] ^= 0x40;
+                    assert!(!is_valid_tree_with(*lanes, &bad), "{name}: corrupted node accepted");
+                }
+                let picks: Vec<usize> = positions.iter().copied().step_by(1 + n / 50).collect();
+                let mp = get_multiproof(&t, &picks).unwrap();
+                let lh: Vec<Hash> = mp.leaves.iter().map(|&i| t[i]).collect();
+                assert_eq!(process_multiproof_with(*lanes, &lh, &mp.proof, &mp.proof_flags).unwrap(), t[0], "{name}: multiproof n = {n}");
+            }
         }
     }
 
@@ -409,6 +581,9 @@ mod tests {
             for k in 0..mp.proof_flags.len() {
                 let mut f = mp.proof_flags.clone();
                 f[k] = !f[k];
+                for lanes in Lanes::available() {
+                    prop_assert_eq!(process_multiproof_with(lanes, &lh, &mp.proof, &f).ok(), sequential_multiproof(&lh, &mp.proof, &f));
+                }
                 if let Ok(r) = process_multiproof(&lh, &mp.proof, &f) { prop_assert_ne!(r, t[0]); }
             }
             if !mp.proof.is_empty() && !lh.is_empty() {
