@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod buffers;
 mod cid;
 mod errors;
+mod keccak;
 mod merkle;
 mod sig;
 
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     merkle::register(m)?;
     sig::register(m)?;
     cid::register(m)?;
+    keccak::register(m)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PySequence, PyString, PyTuple}
 
 use nftreg_eth::abi::{self, AbiType, AbiValue};
 use nftreg_eth::EthError;
-use nftreg_merkle::hash::{keccak256, keccak256_32, Hash};
+use nftreg_merkle::hash::{keccak256, keccak256_32, Hash, Lanes};
 use nftreg_merkle::tree::{self, IndexedTree};
 use nftreg_merkle::MerkleError;
 
@@ -277,12 +277,15 @@ impl HashQueue {
                 }
             };
             let Some(job) = job else { return };
-            let mut hashes: Vec<Hash> = job.offsets.windows(2).map(|w| standard_leaf(&job.buf[w[0]..w[1]])).collect();
+            let lanes = Lanes::active();
+            let encoded: Vec<&[u8]> = job.offsets.windows(2).map(|w| &job.buf[w[0]..w[1]]).collect();
+            let mut hashes = vec![[0u8; 32]; encoded.len()];
+            lanes.double(&encoded, &mut hashes);
             if !job.proof_offsets.is_empty() {
-                // verifying: replace each leaf by the root its proof implies
-                for (h, w) in hashes.iter_mut().zip(job.proof_offsets.windows(2)) {
-                    *h = tree::process_proof(h, &job.proofs[w[0]..w[1]]);
-                }
+                // verifying: replace each leaf by the root its proof implies (proofs in lockstep)
+                let leaves = hashes.clone();
+                let (proofs, offs) = (&job.proofs, &job.proof_offsets);
+                tree::process_proofs_with(lanes, &leaves, |i| &proofs[offs[i]..offs[i + 1]], &mut hashes);
             }
             self.results.lock().unwrap_or_else(|e| e.into_inner()).push((job.k, hashes));
         }
@@ -582,6 +585,59 @@ fn build_standard(py: Python<'_>, leaf_encoding: Vec<String>, values: &Bound<'_,
     Ok(MerkleCore::new(tree.map_err(merr)?))
 }
 
+/// Why a 32-byte ABI word is not the canonical encoding of a static scalar type, if it is not.
+fn noncanonical(t: &AbiType, w: &[u8]) -> Option<&'static str> {
+    let zero_until = |n: usize| w[..n].iter().all(|b| *b == 0);
+    match t {
+        AbiType::Address => (!zero_until(12)).then_some("address with nonzero upper 12 bytes"),
+        AbiType::Bool => (!zero_until(31) || w[31] > 1).then_some("bool other than 0 or 1"),
+        AbiType::Uint(bits) => (!zero_until(32 - *bits as usize / 8)).then_some("uint out of range"),
+        AbiType::Int(bits) => {
+            let top = 32 - *bits as usize / 8;
+            let fill = if w[top] & 0x80 != 0 { 0xff } else { 0 };
+            (!w[..top].iter().all(|b| *b == fill)).then_some("int not sign-extended")
+        }
+        AbiType::FixedBytes(n) => (!w[*n as usize..].iter().all(|b| *b == 0)).then_some("bytesN with nonzero padding"),
+        _ => Some("not a static scalar type"),
+    }
+}
+
+/// A StandardMerkleTree from packed `abi.encode` bytes: `data` is every value's encoding
+/// concatenated (32 bytes per type, static scalar types only), so no Python object is touched
+/// per leaf; checking, both leaf hashes (in keccak lanes) and the tree run in parallel with the
+/// GIL released. Same tree as `build_standard` on the decoded values.
+#[pyfunction]
+#[pyo3(signature = (leaf_encoding, data, sort_leaves = true))]
+fn build_standard_packed(py: Python<'_>, leaf_encoding: Vec<String>, data: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
+    use rayon::prelude::*;
+    let types = parse_types(&leaf_encoding)?;
+    if let Some(t) = types.iter().find(|t| !is_scalar(t) || t.is_dynamic()) {
+        return Err(invalid(format!("build_standard_packed: {} is not a static scalar type", t.name())));
+    }
+    let stride = 32 * types.len();
+    let data = crate::buffers::bytes_view(data, "data")?;
+    if stride == 0 || data.is_empty() || data.len() % stride != 0 {
+        return Err(invalid(format!("data: expected a non-zero multiple of {stride} bytes, got {}", data.len())));
+    }
+    let n = data.len() / stride;
+    let tree = py.allow_threads(|| -> Result<IndexedTree, MerkleError> {
+        if let Some((i, why)) = data.par_chunks(stride).enumerate().find_map_first(|(i, leaf)| {
+            types.iter().zip(leaf.chunks_exact(32)).find_map(|(t, w)| noncanonical(t, w)).map(|why| (i, why))
+        }) {
+            return Err(MerkleError::InvalidInput(format!("data: value {i}: {why}")));
+        }
+        let lanes = Lanes::active();
+        let mut leaves = vec![[0u8; 32]; n];
+        leaves.par_chunks_mut(4096).enumerate().for_each(|(k, out)| {
+            let first = k * 4096;
+            let enc: Vec<&[u8]> = (first..first + out.len()).map(|i| &data[i * stride..(i + 1) * stride]).collect();
+            lanes.double(&enc, out);
+        });
+        IndexedTree::build(&leaves, sort_leaves)
+    });
+    Ok(MerkleCore::new(tree.map_err(merr)?))
+}
+
 #[pyfunction]
 #[pyo3(signature = (leaves, sort_leaves = true))]
 fn build_simple(py: Python<'_>, leaves: &Bound<'_, PyAny>, sort_leaves: bool) -> PyResult<MerkleCore> {
@@ -807,6 +863,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ProofStreamPy>()?;
     m.add_function(wrap_pyfunction!(build_standard, m)?)?;
     m.add_function(wrap_pyfunction!(build_simple, m)?)?;
+    m.add_function(wrap_pyfunction!(build_standard_packed, m)?)?;
     m.add_function(wrap_pyfunction!(core_from_dump, m)?)?;
     m.add_function(wrap_pyfunction!(standard_leaf_hash, m)?)?;
     m.add_function(wrap_pyfunction!(abi_encode, m)?)?;

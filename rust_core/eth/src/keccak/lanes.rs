@@ -158,6 +158,18 @@ impl Lanes {
         by_kernel!(self, for (i, o) in inputs.iter().zip(out.iter_mut()) { *o = keccak256_32(i) }, many_32_n(inputs, out))
     }
 
+    /// `out[i] = keccak256(keccak256(inputs[i]))`: OpenZeppelin's standard leaf hash of ABI
+    /// encodings, both hashes in lanes.
+    pub fn double(self, inputs: &[&[u8]], out: &mut [Hash]) {
+        self.many(inputs, out);
+        // many_32 reads each chunk before writing it, so hashing in place is fine; a copy
+        // of one chunk keeps the borrow checker simple and costs nothing measurable.
+        for chunk in out.chunks_mut(1024) {
+            let first: Vec<Hash> = chunk.to_vec();
+            self.many_32(&first, chunk);
+        }
+    }
+
     /// `out[i] = node_hash(pair(i))` (OpenZeppelin's sorted-pair hash) for `i < out.len()`.
     pub fn nodes<'a>(self, pair: impl Fn(usize) -> (&'a Hash, &'a Hash), out: &mut [Hash]) {
         by_kernel!(
