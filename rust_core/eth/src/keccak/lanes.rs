@@ -5,6 +5,9 @@
 //!
 //! Every function here gives exactly the bytes of the one-lane `keccak256*` functions.
 
+// `state[w][lane]` indexing by word and lane number is the point of this file.
+#![allow(clippy::needless_range_loop)]
+
 use super::dispatch::{Kernel, Lanes};
 use super::{keccak256, keccak256_32, node_hash, Hash, RATE};
 
