@@ -6,6 +6,7 @@ use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, 
 use rayon::prelude::*;
 
 use nftreg_eth::abi;
+use nftreg_eth::keccak::Lanes;
 use nftreg_sig::serde_json::{self, Map, Number, Value};
 use nftreg_sig::{ecdsa, ed25519, eip712};
 
@@ -177,13 +178,20 @@ fn verify_personal_sign(
     let s = collect(signatures, "signatures", item_bytes)?;
     let a = addresses_in(addresses)?;
     same_len(&[("messages", m.len()), ("signatures", s.len()), ("addresses", a.len())])?;
+    let lanes = Lanes::active();
     Ok(py.allow_threads(|| {
         (0..m.len())
             .into_par_iter()
-            .with_min_len(32)
-            .map(|i| match (&m[i], &s[i], &a[i].resolve()) {
-                (Some(m), Some(s), Some(a)) => ecdsa::recover(&ecdsa::personal_digest(m), s, allow_compact).is_ok_and(|r| r == *a),
-                _ => false,
+            .chunks(32)
+            .flat_map_iter(|part| {
+                // The part's EIP-191 digests together in keccak lanes, then one recovery each.
+                let empty: &[u8] = &[];
+                let msgs: Vec<&[u8]> = part.iter().map(|&i| m[i].as_deref().unwrap_or(empty)).collect();
+                let digests = ecdsa::personal_digests(lanes, &msgs);
+                part.into_iter().zip(digests).map(|(i, d)| match (&m[i], &s[i], &a[i].resolve()) {
+                    (Some(_), Some(s), Some(a)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == *a),
+                    _ => false,
+                })
             })
             .collect()
     }))
@@ -390,18 +398,24 @@ fn verify_typed_data(
 const TYPED_CHUNK: usize = 128;
 
 fn verify_typed_chunk(work: &[(TypedItem, Option<Vec<u8>>, AddressIn)], allow_compact: bool) -> Vec<bool> {
-    work.par_iter()
-        .with_min_len(16)
-        .map(|(item, sig, addr)| {
-            let digest = match item {
-                TypedItem::Text(t) => eip712::digest_json_cached(t).ok(),
-                TypedItem::Parsed { ctx, primary, message } => ctx.digest(primary.as_deref(), message.as_ref()).ok(),
-                TypedItem::Bad => None,
-            };
-            match (digest, sig, addr.resolve()) {
+    let lanes = Lanes::active();
+    work.par_chunks(16)
+        .flat_map_iter(|part| {
+            // Everything but the last two hashes per item, then those for the part in lanes.
+            let pending: Vec<Option<eip712::Pending>> = part
+                .iter()
+                .map(|(item, _, _)| match item {
+                    TypedItem::Text(t) => eip712::pending_json_cached(t).ok(),
+                    TypedItem::Parsed { ctx, primary, message } => ctx.pending(primary.as_deref(), message.as_ref()).ok(),
+                    TypedItem::Bad => None,
+                })
+                .collect();
+            let refs: Vec<Option<&eip712::Pending>> = pending.iter().map(Option::as_ref).collect();
+            let digests = eip712::finish_many(lanes, &refs);
+            part.iter().zip(digests).map(move |((_, sig, addr), digest)| match (digest, sig, addr.resolve()) {
                 (Some(d), Some(s), Some(a)) => ecdsa::recover(&d, s, allow_compact).is_ok_and(|r| r == a),
                 _ => false,
-            }
+            })
         })
         .collect()
 }

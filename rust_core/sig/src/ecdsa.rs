@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use nftreg_eth::keccak256;
+use nftreg_eth::keccak::{keccak256, Lanes};
 use rayon::prelude::*;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, Secp256k1, VerifyOnly};
@@ -103,6 +103,24 @@ pub fn personal_digest(message: &[u8]) -> [u8; 32] {
     keccak256(&buf)
 }
 
+/// [`personal_digest`] of many messages, hashed together in keccak lanes (same bytes).
+pub fn personal_digests(lanes: Lanes, messages: &[&[u8]]) -> Vec<[u8; 32]> {
+    let pre: Vec<Vec<u8>> = messages
+        .iter()
+        .map(|m| {
+            let mut buf = Vec::with_capacity(m.len() + 32);
+            buf.extend_from_slice(b"\x19Ethereum Signed Message:\n");
+            buf.extend_from_slice(m.len().to_string().as_bytes());
+            buf.extend_from_slice(m);
+            buf
+        })
+        .collect();
+    let refs: Vec<&[u8]> = pre.iter().map(|b| b.as_slice()).collect();
+    let mut out = vec![[0u8; 32]; refs.len()];
+    lanes.many(&refs, &mut out);
+    out
+}
+
 /// Recover many (digest, signature) pairs in parallel; `None` for any invalid item.
 pub fn recover_many(digests: &[[u8; 32]], sigs: &[&[u8]], allow_compact: bool) -> Vec<Option<Address>> {
     digests
@@ -116,6 +134,18 @@ pub fn recover_many(digests: &[[u8; 32]], sigs: &[&[u8]], allow_compact: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn personal_digests_match_one_lane_on_every_backend() {
+        let msgs: Vec<Vec<u8>> = (0..300usize).map(|n| (0..n).map(|i| (i * 31 + n) as u8).collect()).collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+        for lanes in Lanes::available() {
+            let got = personal_digests(lanes, &refs);
+            for (k, m) in refs.iter().enumerate() {
+                assert_eq!(got[k], personal_digest(m), "{} length {k}", lanes.backend());
+            }
+        }
+    }
 
     #[test]
     fn constants() {

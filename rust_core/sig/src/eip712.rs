@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use nftreg_eth::abi::{self, AbiType};
-use nftreg_eth::keccak256;
+use nftreg_eth::keccak::{keccak256, Lanes};
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -243,6 +243,12 @@ impl Context {
     /// keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(message)). `primary`, when given, must
     /// be the root of the type graph, as eth-account requires.
     pub fn digest(&self, primary: Option<&str>, message: Option<&Value>) -> R<[u8; 32]> {
+        self.pending(primary, message).map(|p| p.finish())
+    }
+
+    /// [`Context::digest`] up to its last two hashes (the message struct's hash and the
+    /// digest), which [`finish_many`] then computes for many messages together in lanes.
+    pub fn pending(&self, primary: Option<&str>, message: Option<&Value>) -> R<Pending> {
         let root = self.primary.as_ref().map_err(|e| TypedDataError(e.clone()))?;
         if let Some(p) = primary {
             if p != root {
@@ -250,11 +256,9 @@ impl Context {
             }
         }
         let message = message.ok_or_else(|| TypedDataError("missing 'message'".into()))?;
-        let mut pre = [0u8; 66];
-        pre[..2].copy_from_slice(b"\x19\x01");
-        pre[2..34].copy_from_slice(&self.domain_separator);
-        pre[34..].copy_from_slice(&self.hash_struct(root, message, Path::Root("message"))?);
-        Ok(keccak256(&pre))
+        let st = self.structs.get(root.as_str()).ok_or_else(|| TypedDataError(format!("unknown struct type '{root}'")))?;
+        let encoded = self.encode_fields(root, st, message, Path::Root("message"))?;
+        Ok(Pending { domain_separator: self.domain_separator, encoded })
     }
 
     fn hash_struct(&self, ty: &str, value: &Value, path: Path<'_>) -> R<[u8; 32]> {
@@ -263,6 +267,11 @@ impl Context {
     }
 
     fn hash_fields(&self, ty: &str, st: &Struct, value: &Value, path: Path<'_>) -> R<[u8; 32]> {
+        Ok(keccak256(&self.encode_fields(ty, st, value, path)?))
+    }
+
+    /// typeHash ‖ encodeData: what hashStruct hashes.
+    fn encode_fields(&self, ty: &str, st: &Struct, value: &Value, path: Path<'_>) -> R<Vec<u8>> {
         let obj = value.as_object().ok_or_else(|| TypedDataError(format!("{path}: expected an object for struct {ty}")))?;
         let mut enc = Vec::with_capacity(32 * (st.fields.len() + 1));
         enc.extend_from_slice(&st.type_hash);
@@ -271,7 +280,7 @@ impl Context {
             let v = obj.get(name).ok_or_else(|| TypedDataError(format!("{p}: missing value")))?;
             enc.extend_from_slice(&self.encode_value(kind, v, p)?);
         }
-        Ok(keccak256(&enc))
+        Ok(enc)
     }
 
     fn encode_value(&self, kind: &Kind, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
@@ -336,6 +345,44 @@ fn with_path<T>(path: Path<'_>, f: impl Fn(&str) -> nftreg_eth::Result<T>) -> R<
     f("").or_else(|_| f(&path.to_string()).map_err(|e| TypedDataError(e.to_string())))
 }
 
+/// A digest short of its last two hashes: `keccak256(0x1901 ‖ domainSeparator ‖
+/// keccak256(encoded))`.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    domain_separator: [u8; 32],
+    /// typeHash ‖ encodeData of the message struct.
+    encoded: Vec<u8>,
+}
+
+impl Pending {
+    fn preimage(&self, struct_hash: &[u8; 32]) -> [u8; 66] {
+        let mut pre = [0u8; 66];
+        pre[..2].copy_from_slice(b"\x19\x01");
+        pre[2..34].copy_from_slice(&self.domain_separator);
+        pre[34..].copy_from_slice(struct_hash);
+        pre
+    }
+
+    /// The digest, one lane.
+    pub fn finish(&self) -> [u8; 32] {
+        keccak256(&self.preimage(&keccak256(&self.encoded)))
+    }
+}
+
+/// The digests of many pending messages, both last hashes in keccak lanes (same bytes as
+/// [`Pending::finish`] on each). `None` stays `None`.
+pub fn finish_many(lanes: Lanes, pending: &[Option<&Pending>]) -> Vec<Option<[u8; 32]>> {
+    let ready: Vec<&Pending> = pending.iter().flatten().copied().collect();
+    let encoded: Vec<&[u8]> = ready.iter().map(|p| p.encoded.as_slice()).collect();
+    let mut hashes = vec![[0u8; 32]; ready.len()];
+    lanes.many(&encoded, &mut hashes);
+    let pre: Vec<[u8; 66]> = ready.iter().zip(&hashes).map(|(p, h)| p.preimage(h)).collect();
+    let pre_refs: Vec<&[u8]> = pre.iter().map(|p| p.as_slice()).collect();
+    lanes.many(&pre_refs, &mut hashes);
+    let mut done = hashes.into_iter();
+    pending.iter().map(|p| p.as_ref().and_then(|_| done.next())).collect()
+}
+
 /// The EIP-712 digest of a full typed-data message (a JSON object).
 pub fn digest(typed: &Value) -> R<[u8; 32]> {
     let domain = typed.get("domain").ok_or_else(|| TypedDataError("missing 'domain'".into()))?;
@@ -393,10 +440,15 @@ fn last_value(rest: &str) -> Option<Value> {
 impl ContextCache {
     /// `digest_json`, reusing the context of an earlier item with the same types and domain.
     pub fn digest_json(&mut self, text: &str) -> R<[u8; 32]> {
+        self.pending_json(text).map(|p| p.finish())
+    }
+
+    /// [`ContextCache::digest_json`] short of its last two hashes (see [`finish_many`]).
+    pub fn pending_json(&mut self, text: &str) -> R<Pending> {
         for e in &self.entries {
             if let Some(p) = &e.prefix {
                 if let Some(message) = text.strip_prefix(&**p).and_then(last_value) {
-                    return e.ctx.digest(e.primary.as_deref(), Some(&message));
+                    return e.ctx.pending(e.primary.as_deref(), Some(&message));
                 }
             }
         }
@@ -440,7 +492,7 @@ impl ContextCache {
             }
         };
         let e = &self.entries[i];
-        e.ctx.digest(e.primary.as_deref(), message.as_ref())
+        e.ctx.pending(e.primary.as_deref(), message.as_ref())
     }
 }
 
@@ -455,9 +507,23 @@ pub fn digest_json_cached(text: &str) -> R<[u8; 32]> {
     CACHE.with(|c| c.borrow_mut().digest_json(text))
 }
 
+/// `pending_json` through this thread's [`ContextCache`].
+pub fn pending_json_cached(text: &str) -> R<Pending> {
+    CACHE.with(|c| c.borrow_mut().pending_json(text))
+}
+
 /// Digests of many JSON texts on all cores.
 pub fn digest_many_json(texts: &[&str]) -> Vec<R<[u8; 32]>> {
-    texts.par_iter().with_min_len(16).map(|t| digest_json_cached(t)).collect()
+    let lanes = Lanes::active();
+    texts
+        .par_chunks(16)
+        .flat_map_iter(|chunk| {
+            let pending: Vec<R<Pending>> = chunk.iter().map(|t| pending_json_cached(t)).collect();
+            let refs: Vec<Option<&Pending>> = pending.iter().map(|p| p.as_ref().ok()).collect();
+            let done = finish_many(lanes, &refs);
+            pending.into_iter().zip(done).map(|(p, d)| p.and_then(|_| d.ok_or_else(|| TypedDataError("internal: a finished digest went missing".into()))))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -493,6 +559,15 @@ mod tests {
         assert_ne!(many[3], many[0]);
         assert!(many[4].is_err());
         assert_eq!(many[5], many[0]);
+        // Both last hashes in lanes, on every backend, equal the one-lane digests.
+        let pending: Vec<R<Pending>> = texts.iter().map(|t| cache.pending_json(t)).collect();
+        let refs: Vec<Option<&Pending>> = pending.iter().map(|p| p.as_ref().ok()).collect();
+        for lanes in Lanes::available() {
+            let done = finish_many(lanes, &refs);
+            for (k, t) in texts.iter().enumerate() {
+                assert_eq!(done[k], digest_json(t).ok(), "{} item {k}", lanes.backend());
+            }
+        }
     }
 
     #[test]
