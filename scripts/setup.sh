@@ -35,6 +35,8 @@ if [ "$WITH_TEST" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null
   fi
+  log "fetching the Go modules of the log cross-check (golang.org/x/mod sumdb/tlog, sumdb/note)"
+  ( cd tests/go/tlogcheck && go mod download )
   if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     log "installing PostgreSQL (Debian package)"
     export DEBIAN_FRONTEND=noninteractive

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     mint_batch: bool = True
     # the background pass that rebroadcasts signed writes and re-checks unfinal ones; 0 = off
     reconcile_interval_s: float = Field(default=2.0, ge=0)
+    # the registration log (under data_dir/log): entries pooled and integrated at least this
+    # often; its origin (= key name) is fixed when its key is created on first start; the key
+    # comes from NFTREG_LOG_KEY (a note signer key, PRIVATE+KEY+...), a key file, or is created
+    log_interval_s: float = Field(default=1.0, gt=0, le=60)
+    log_origin: str | None = None
+    log_key: str | None = Field(default=None, repr=False)
+    log_key_file: Path | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -84,6 +91,10 @@ class Settings(BaseSettings):
         if len(self.admin_api_key) < 16:
             raise ConfigError("NFTREG_ADMIN_API_KEY must be at least 16 characters")
         return self
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
 
     @property
     def db_url(self) -> str:

@@ -18,6 +18,7 @@ from nftreg.api.routes import (
     auth,
     batches,
     info,
+    log,
     ops,
     ownership,
     pins,
@@ -52,6 +53,13 @@ class _ReconcileCollector:
         yield e
 
 
+def _open_log(settings: Settings) -> Any:
+    from nftreg.log import RegistrationLog
+
+    return RegistrationLog(settings.log_dir, origin=settings.log_origin, signer_key=settings.log_key,
+                           key_file=settings.log_key_file, interval_s=settings.log_interval_s, allow_reader=True)
+
+
 def create_app(settings: Settings | None = None, *, service: RegistryService | None = None) -> FastAPI:
     """The REST app. The registry service (chain, content store, database) starts in the
     lifespan unless one is handed in."""
@@ -64,6 +72,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         own = service is None
         svc: RegistryService = service if service is not None else await run_in_threadpool(RegistryService, settings)
         app.state.service = svc
+        app.state.log = await run_in_threadpool(_open_log, settings)
         svc.start_background()
         app.state.metrics.register(_ReconcileCollector(svc))
         app.state.auth = AuthService(svc.db, chain_id=svc.chain.chain_id, nonce_ttl_s=settings.nonce_ttl_s,
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.log.close)
             if own:
                 svc.close()
 
@@ -109,7 +119,8 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
 
     problems.install(app)
     _document_problems(app)
-    for r in (auth.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router, ops.router,
+    for r in (auth.router, log.router, assets.router, batches.router, verify.router, ownership.router, vouchers.router,
+              ops.router,
               info.router):
         app.include_router(r)
     app.include_router(psa.router)

@@ -10,6 +10,7 @@ mod errors;
 mod keccak;
 mod merkle;
 mod sig;
+mod tlog;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sig::register(m)?;
     cid::register(m)?;
     keccak::register(m)?;
+    tlog::register(m)?;
     Ok(())
 }
