@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -26,10 +27,14 @@ import (
 
 type httpTiles struct {
 	base  string
+	dir   string // read the log's files from this directory instead of over HTTP
 	reads int
 }
 
 func (h *httpTiles) get(path string) ([]byte, error) {
+	if h.dir != "" {
+		return os.ReadFile(h.dir + "/" + path)
+	}
 	resp, err := http.Get(h.base + path)
 	if err != nil {
 		return nil, err
@@ -152,6 +157,79 @@ func hexDecode(s string) ([]byte, error) {
 	return out, nil
 }
 
+// cachedTiles keeps every tile read, so the benchmark times proof computation, not I/O.
+type cachedTiles struct {
+	inner *httpTiles
+	cache map[tlog.Tile][]byte
+}
+
+func (c *cachedTiles) Height() int { return 8 }
+
+func (c *cachedTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	var miss []tlog.Tile
+	for _, t := range tiles {
+		if _, ok := c.cache[t]; !ok {
+			miss = append(miss, t)
+		}
+	}
+	if len(miss) > 0 {
+		data, err := c.inner.ReadTiles(miss)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range miss {
+			c.cache[t] = data[i]
+		}
+	}
+	for i, t := range tiles {
+		out[i] = c.cache[t]
+	}
+	return out, nil
+}
+
+func (c *cachedTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func runBench(h *httpTiles, tree tlog.Tree, n int, seed int64, result map[string]any) {
+	ct := &cachedTiles{inner: h, cache: map[tlog.Tile][]byte{}}
+	hr := tlog.TileHashReader(tree, ct)
+	rng := rand.New(rand.NewSource(seed))
+	idx := make([]int64, n)
+	leaves := make([]tlog.Hash, n)
+	for i := range idx {
+		idx[i] = rng.Int63n(tree.N)
+		hs, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, idx[i])})
+		if err != nil {
+			fail("leaf %d: %v", idx[i], err)
+		}
+		leaves[i] = hs[0]
+	}
+	maxReads := 0
+	proofs := make([]tlog.RecordProof, n)
+	start := time.Now()
+	for i, x := range idx {
+		before := h.reads
+		p, err := tlog.ProveRecord(tree.N, x, hr)
+		if err != nil {
+			fail("prove %d: %v", x, err)
+		}
+		if r := h.reads - before; r > maxReads {
+			maxReads = r
+		}
+		proofs[i] = p
+	}
+	el := time.Since(start).Seconds()
+	for i, x := range idx {
+		if err := tlog.CheckRecord(proofs[i], tree.N, tree.Hash, x, leaves[i]); err != nil {
+			fail("check %d: %v", x, err)
+		}
+	}
+	result["proofs_per_s"] = float64(n) / el
+	result["max_tile_reads_per_proof"] = maxReads
+	out, _ := json.Marshal(result)
+	fmt.Println(string(out))
+}
+
 func fail(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "tlogcheck: "+format+"\n", a...)
 	os.Exit(1)
@@ -164,13 +242,15 @@ func main() {
 	receipts := flag.String("receipts", "", "file with nftreg receipts (JSON lines) whose proofs to check")
 	n := flag.Int("n", 50, "random entries to check for inclusion")
 	seed := flag.Int64("seed", 1, "random seed")
+	dir := flag.String("dir", "", "read the log from this directory instead of -url")
+	bench := flag.Int("bench", 0, "time this many ProveRecord+CheckRecord calls (tiles cached in memory)")
 	flag.Parse()
 
 	v, err := note.NewVerifier(*vkey)
 	if err != nil {
 		fail("verifier key: %v", err)
 	}
-	h := &httpTiles{base: *base}
+	h := &httpTiles{base: *base, dir: *dir}
 	msg, err := h.get("checkpoint")
 	if err != nil {
 		fail("%v", err)
@@ -189,6 +269,10 @@ func main() {
 		fail("tree hash from tiles %v != checkpoint root %v", th, cp.root)
 	}
 	result := map[string]any{"origin": cp.origin, "size": cp.size, "root": cp.root.String()}
+	if *bench > 0 {
+		runBench(h, tree, *bench, *seed, result)
+		return
+	}
 
 	rng := rand.New(rand.NewSource(*seed))
 	maxReads, checked := 0, 0
