@@ -263,7 +263,8 @@ CHILD = textwrap.dedent("""
 def test_kill_9_at_each_integration_step(tmp_path, step):
     published = []
     start = 0
-    for run in range(2):
+    runs = int(os.environ.get("NFTREG_LOG_FAULT_RUNS", "2"))  # RELIABILITY.md figures: 10
+    for run in range(runs):
         proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), step, str(start)],
                               capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == -9, proc.stderr
@@ -288,6 +289,7 @@ def test_kill_9_at_each_integration_step(tmp_path, step):
             assert (idx * 256 + w) << (8 * (lv or 0)) <= size, f
         log.close()
         start = size
+    print(f"\nFAULTS log kill-9 at {step}: runs={runs} receipts_lost=0 inconsistent_checkpoints=0 final_size={start}")
 
 
 def test_corrupted_tile_is_detected_and_never_served(tmp_path):
