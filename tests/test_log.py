@@ -325,3 +325,26 @@ def test_corrupted_tile_is_detected_and_never_served(tmp_path):
         again.read_tile("tile/0/002")  # past the published size
     with pytest.raises(InvalidInputError, match="not canonical|3 digits"):
         again.read_tile("tile/0/2")
+
+
+def test_cli_log_verify_checks_a_receipt_offline(tmp_path):
+    rl = RegistrationLog(tmp_path / "log", start=False)
+    for i in range(300):
+        rl.sequencer.submit(entry(i))
+    rl.sequencer.integrate_now()
+    vkey = rl.store.key.verifier_key
+    good = tmp_path / "r.json"
+    good.write_text(json.dumps(rl.receipt(257)))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(rl.receipt(257), index=256)))
+    rl.close()
+    cmd = [sys.executable, "-m", "nftreg", "log", "verify", "--json", "--key", vkey]
+    ok = subprocess.run([*cmd, str(good)], capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"valid": True, "index": 257, "origin": "nftreg.localhost/log", "tree_size": 300}
+    no = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=120, check=False)
+    assert no.returncode == 4 and "inclusion proof" in json.loads(no.stdout)["error"]
+    other = FileLog(tmp_path / "other").key.verifier_key
+    wrong = subprocess.run([sys.executable, "-m", "nftreg", "log", "verify", "--key", other, str(good)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert wrong.returncode == 4 and "no signature" in wrong.stdout

@@ -19,6 +19,7 @@ from nftreg.cli.cid import cid_cmd
 from nftreg.cli.common import EXIT_UNAVAILABLE, EXIT_USER_ERROR, CliState
 from nftreg.cli.demo import demo_cmd
 from nftreg.cli.devnet import devnet_app, ipfs_app
+from nftreg.cli.log import log_app
 from nftreg.cli.mint import mint_cmd
 from nftreg.cli.serve import reindex_cmd, serve_cmd
 from nftreg.cli.verify import verify_app
@@ -61,6 +62,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(verify_app, name="verify")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(ipfs_app, name="ipfs")
+app.add_typer(log_app, name="log")
 app.command("claim")(claim_cmd)
 app.command("cid")(cid_cmd)
 app.command("demo")(demo_cmd)
