@@ -21,8 +21,12 @@ use serde_json::Value;
 
 use crate::abi::{self, AbiType, AbiValue};
 use crate::error::{MerkleError, Result};
-use crate::hash::{keccak256, keccak256_32, Hash};
+use crate::hash::{Hash, Lanes};
+#[cfg(test)]
+use crate::hash::{keccak256, keccak256_32};
+#[cfg(test)]
 use crate::tree::process_proof;
+use crate::tree::process_proofs_with;
 
 #[derive(Deserialize)]
 struct Body<'a> {
@@ -130,10 +134,18 @@ fn scalar_str(t: &AbiType, s: &str) -> Result<[u8; 32]> {
     }
 }
 
-/// The standard leaf hash of one JSON value (`keccak256(keccak256(abi.encode(...)))`). A
+#[cfg(test)]
+/// The standard leaf hash of one JSON value (`keccak256(keccak256(abi.encode(...)))`), one lane:
+/// the tests' reference for [`Group`]. A
 /// tuple of scalars, `string` and `bytes` (the claims' encoding among them) is encoded straight
 /// from the borrowed JSON text; arrays go through `AbiValue`.
 fn leaf_of(types: &[AbiType], all_static: bool, value: &[&RawValue], buf: &mut Vec<u8>) -> Result<Hash> {
+    encode_leaf(types, all_static, value, buf)?;
+    Ok(keccak256_32(&keccak256(buf)))
+}
+
+/// `abi.encode` of one JSON value into `buf` (cleared first): what [`leaf_of`] hashes.
+fn encode_leaf(types: &[AbiType], all_static: bool, value: &[&RawValue], buf: &mut Vec<u8>) -> Result<()> {
     if value.len() != types.len() {
         return Err(invalid("wrong arity"));
     }
@@ -177,9 +189,80 @@ fn leaf_of(types: &[AbiType], all_static: bool, value: &[&RawValue], buf: &mut V
         }
         abi::encode_into(types, &vals, buf)?;
     }
-    Ok(keccak256_32(&keccak256(buf)))
+    Ok(())
 }
 
+/// Items gathered to be hashed together: their encoded leaves and proofs, flat, then both leaf
+/// hashes and the proof folds in keccak lanes ([`Lanes::double`], [`process_proofs_with`]).
+/// Gives exactly [`check_parsed`]'s answer for each item.
+struct Group {
+    enc: Vec<u8>,
+    enc_offs: Vec<usize>,
+    proofs: Vec<Hash>,
+    proof_offs: Vec<usize>,
+    ok: Vec<bool>,
+    scratch: Vec<u8>,
+}
+
+/// Items per [`Group`].
+const GROUP: usize = 256;
+
+impl Group {
+    fn new() -> Group {
+        Group {
+            enc: Vec::with_capacity(GROUP * 64),
+            enc_offs: vec![0],
+            proofs: Vec::with_capacity(GROUP * 20),
+            proof_offs: vec![0],
+            ok: Vec::with_capacity(GROUP),
+            scratch: Vec::with_capacity(256),
+        }
+    }
+
+    /// Add one item (`None`: an item that did not parse, which is just `false`).
+    fn push(&mut self, item: Option<&Item<'_>>, types: &[AbiType], all_static: bool) {
+        let (enc_mark, proof_mark) = (self.enc.len(), self.proofs.len());
+        let good = item.is_some_and(|item| {
+            for p in &item.proof {
+                let Some(h) = p.strip_prefix("0x") else { return false };
+                let mut out = [0u8; 32];
+                if !abi::decode_hex_exact(h.as_bytes(), &mut out).0 {
+                    return false;
+                }
+                self.proofs.push(out);
+            }
+            encode_leaf(types, all_static, &item.value, &mut self.scratch).is_ok()
+        });
+        if good {
+            self.enc.extend_from_slice(&self.scratch);
+        } else {
+            self.enc.truncate(enc_mark);
+            self.proofs.truncate(proof_mark);
+        }
+        self.enc_offs.push(self.enc.len());
+        self.proof_offs.push(self.proofs.len());
+        self.ok.push(good);
+    }
+
+    /// One answer per pushed item, in order; the group is then empty again.
+    fn finish(&mut self, lanes: Lanes, root: &Hash, out: &mut Vec<bool>) {
+        let n = self.ok.len();
+        let encoded: Vec<&[u8]> = self.enc_offs.windows(2).map(|w| &self.enc[w[0]..w[1]]).collect();
+        let mut leaves = vec![[0u8; 32]; n];
+        lanes.double(&encoded, &mut leaves);
+        let mut roots = vec![[0u8; 32]; n];
+        let (proofs, offs) = (&self.proofs, &self.proof_offs);
+        process_proofs_with(lanes, &leaves, |i| &proofs[offs[i]..offs[i + 1]], &mut roots);
+        out.extend(self.ok.iter().zip(&roots).map(|(ok, r)| *ok && r == root));
+        self.enc.clear();
+        self.enc_offs.truncate(1);
+        self.proofs.clear();
+        self.proof_offs.truncate(1);
+        self.ok.clear();
+    }
+}
+
+#[cfg(test)]
 /// One item: true when its proof folds its value's leaf onto `root`; false when it does not or
 /// when the item is malformed in any way.
 fn check_item(raw: &RawValue, types: &[AbiType], all_static: bool, root: &Hash, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> bool {
@@ -187,6 +270,7 @@ fn check_item(raw: &RawValue, types: &[AbiType], all_static: bool, root: &Hash, 
     check_parsed(&item, types, all_static, root, buf, proof)
 }
 
+#[cfg(test)]
 /// The part of [`check_item`] after the item's JSON is parsed.
 fn check_parsed(item: &Item<'_>, types: &[AbiType], all_static: bool, root: &Hash, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> bool {
     proof.clear();
@@ -207,6 +291,11 @@ fn check_parsed(item: &Item<'_>, types: &[AbiType], all_static: bool, root: &Has
 /// Verify every item of a proofs request body. `default_encoding` applies when the body has no
 /// `leaf_encoding`; more than `max_items` items is an error (before any hashing).
 pub fn verify_proofs_json(body: &[u8], default_encoding: &[String], max_items: usize) -> Result<Vec<bool>> {
+    verify_proofs_json_with(Lanes::active(), body, default_encoding, max_items)
+}
+
+/// [`verify_proofs_json`] with a given keccak backend.
+pub fn verify_proofs_json_with(lanes: Lanes, body: &[u8], default_encoding: &[String], max_items: usize) -> Result<Vec<bool>> {
     let text = std::str::from_utf8(body).map_err(|e| invalid(format!("request body is not JSON: not UTF-8 ({e})")))?;
     let parsed: Body<'_> = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
@@ -230,12 +319,17 @@ pub fn verify_proofs_json(body: &[u8], default_encoding: &[String], max_items: u
     let all_static = types.iter().all(|t| !t.is_dynamic() && !matches!(t, AbiType::FixedArray(..)));
     Ok(parsed
         .items
-        .par_iter()
-        .with_min_len(256)
-        .map_init(
-            || (Vec::with_capacity(256), Vec::with_capacity(32)),
-            |(buf, proof), raw| check_item(raw, &types, all_static, &root, buf, proof),
-        )
+        .par_chunks(GROUP)
+        .flat_map_iter(|chunk| {
+            let mut group = Group::new();
+            for raw in chunk {
+                let item = serde_json::from_str::<Item<'_>>(raw.get()).ok();
+                group.push(item.as_ref(), &types, all_static);
+            }
+            let mut out = Vec::with_capacity(chunk.len());
+            group.finish(lanes, &root, &mut out);
+            out
+        })
         .collect())
 }
 
@@ -454,25 +548,26 @@ struct Ctx {
     root: Hash,
 }
 
-/// One streamed item: `None` when it is not valid JSON (the whole body is then an error),
-/// otherwise the same answer `check_item` gives.
-fn stream_item(text: &str, ctx: &Ctx, buf: &mut Vec<u8>, proof: &mut Vec<Hash>) -> Option<bool> {
-    match serde_json::from_str::<Item<'_>>(text) {
-        Ok(item) => Some(check_parsed(&item, &ctx.types, ctx.all_static, &ctx.root, buf, proof)),
-        // not an item: `false` if it is still valid JSON (as the whole-body parse would find)
-        Err(_) => serde_json::from_str::<&RawValue>(text).ok().map(|_| false),
-    }
-}
-
 fn run_batch(ctx: &Ctx, batch: &Batch) -> Option<Vec<bool>> {
-    let mut buf = Vec::with_capacity(256);
-    let mut proof = Vec::with_capacity(32);
+    let lanes = Lanes::active();
+    let mut group = Group::new();
     let mut out = Vec::with_capacity(batch.items.len());
     for &(start, end, spilled) in &batch.items {
         let src = if spilled { &batch.spill } else { &batch.seg };
         let text = std::str::from_utf8(&src[start as usize..end as usize]).ok()?;
-        out.push(stream_item(text, ctx, &mut buf, &mut proof)?);
+        // as `stream_item`: not JSON -> the whole body is an error; JSON but not an item -> false
+        match serde_json::from_str::<Item<'_>>(text) {
+            Ok(item) => group.push(Some(&item), &ctx.types, ctx.all_static),
+            Err(_) => {
+                serde_json::from_str::<&RawValue>(text).ok()?;
+                group.push(None, &ctx.types, ctx.all_static);
+            }
+        }
+        if group.ok.len() == GROUP {
+            group.finish(lanes, &ctx.root, &mut out);
+        }
     }
+    group.finish(lanes, &ctx.root, &mut out);
     Some(out)
 }
 
@@ -1170,6 +1265,27 @@ mod tests {
         b.push_str(" \n]");
         same(b.as_bytes(), &enc(), 100, &mut rng);
         same(good.as_bytes(), &enc(), 19, &mut rng);
+    }
+
+    #[test]
+    fn grouped_lanes_match_item_by_item_on_every_backend() {
+        let (root, items) = sample_items();
+        let root_h: Hash = {
+            let mut r = [0u8; 32];
+            hex::decode_to_slice(&root[2..], &mut r).unwrap();
+            r
+        };
+        // more than one group, good and bad items interleaved, proofs of every depth in the tree
+        let many: Vec<&String> = (0..3 * GROUP + 17).map(|i| &items[(i * 7) % items.len()]).collect();
+        let body = format!("{{\"root\":\"{root}\",\"items\":[{}]}}", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","));
+        let parsed: Body<'_> = serde_json::from_str(&body).unwrap();
+        let types = abi::parse_types(&enc()).unwrap();
+        let (mut buf, mut proof) = (Vec::new(), Vec::new());
+        let want: Vec<bool> = parsed.items.iter().map(|raw| check_item(raw, &types, true, &root_h, &mut buf, &mut proof)).collect();
+        assert!(want.iter().any(|x| *x) && want.iter().any(|x| !*x));
+        for lanes in Lanes::available() {
+            assert_eq!(verify_proofs_json_with(lanes, body.as_bytes(), &enc(), usize::MAX).unwrap(), want, "{}", lanes.backend());
+        }
     }
 
     #[test]
