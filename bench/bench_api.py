@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from api_server import serve_process
 from nftreg.chain import Chain
-from nftreg.chain.registry import Registry
+from nftreg.chain.contract import Registry
 from nftreg.claims import CLAIM_LEAF_ENCODING
 from nftreg.merkle import StandardMerkleTree, verify_many, verify_many_json
 

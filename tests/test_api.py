@@ -278,14 +278,14 @@ def test_index_follows_transfers_and_tokens_minted_elsewhere(server, client, cre
     import time
 
     from nftreg.chain import Chain
-    from nftreg.chain.registry import Registry
+    from nftreg.chain.contract import Registry
 
     acct, auth = creator
     r = mint(client, auth, secrets.token_bytes(300), {"name": "ส่งต่อ"})
     assert r.status_code == 201, r.text
     tid = r.json()["token_id"]
     svc = server.service
-    rpc = svc.chain._url
+    rpc = svc.chain.url
     svc.chain.w3.provider.make_request("anvil_setBalance", [acct.address, hex(10**18)])
     holder = Registry.at(Chain.connect(rpc, private_key=acct.key.hex()), svc.registry.address)
     buyer = Account.create().address

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from nftreg.chain import Chain
 from nftreg.db import Asset, OutboxTx
 from nftreg.services import RegistryService
-from nftreg.services.registry import _SimulatedCrash
+from nftreg.services.outbox import SimulatedCrash as _SimulatedCrash
 from nftreg.settings import Settings
 from sqlalchemy import select
 
@@ -109,13 +109,13 @@ def test_group_commit_refuses_an_item_registered_elsewhere_and_mints_the_rest(tm
     svc = RegistryService(Settings(data_dir=tmp_path, rpc_url="anvil://", env="test",
                                    admin_api_key="test-admin-key-0123456789", reconcile_interval_s=0))
     try:
-        assert svc._batching
+        assert svc.minting.batching
         owner = svc.chain.address
         hashes = ["0x" + secrets.token_bytes(32).hex() for _ in range(8)]
         cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
         results: dict[int, object] = {}
         outside: list = []
-        prepare = svc._prepare
+        prepare = svc.outbox.prepare
 
         def racing_prepare(tx):
             out = prepare(tx)
@@ -123,7 +123,7 @@ def test_group_commit_refuses_an_item_registered_elsewhere_and_mints_the_rest(tm
                 outside.append(svc.registry.mint(owner, hashes[3], cid))
             return out
 
-        svc._prepare = racing_prepare
+        svc.outbox.prepare = racing_prepare
 
         def go(i: int) -> None:
             try:
@@ -131,13 +131,13 @@ def test_group_commit_refuses_an_item_registered_elsewhere_and_mints_the_rest(tm
             except Conflict as e:
                 results[i] = e
 
-        with svc._send_lock:  # hold the door until all eight are queued
+        with svc.outbox.send_lock:  # hold the door until all eight are queued
             ts = [threading.Thread(target=go, args=(i,)) for i in range(8)]
             for t in ts:
                 t.start()
             deadline = time.monotonic() + 60
-            while len(svc._mint_q) < 8:
-                assert time.monotonic() < deadline, len(svc._mint_q)
+            while len(svc.minting.queue) < 8:
+                assert time.monotonic() < deadline, len(svc.minting.queue)
                 time.sleep(0.01)
             if when == "before_dry_run":
                 outside.append(svc.registry.mint(owner, hashes[3], cid))

@@ -21,17 +21,17 @@ from eth_account.messages import encode_defunct
 
 from nftreg.chain import Chain, Registry
 from nftreg.chain.anvil import anvil_binary
-from nftreg.cid import content_hash
 from nftreg.claims import CLAIM_LEAF_ENCODING
 from nftreg.errors import ChainError
 from nftreg.ipfs import EmbeddedStore
 from nftreg.merkle import StandardMerkleTree, verify_many
-from nftreg.metadata import build_metadata, canonical_json
+from nftreg.metadata import build_metadata
+from nftreg.services.minting import mint_file
 from nftreg.signatures import verify_personal_sign
 
 __all__ = ["run_demo"]
 
-ASSETS = [
+ASSETS: list[tuple[str, str, dict[str, Any]]] = [
     ("ภูเก็ตเมืองอัจฉริยะ", "แผนผังเมืองอัจฉริยะภูเก็ต (Phuket smart city plan)", {"เมือง": "ภูเก็ต", "ปี": 2021}),
     ("ขอนแก่นเมืองอัจฉริยะ", "Khon Kaen smart-city design document", {"เมือง": "ขอนแก่น", "type": "design"}),
     ("Bangkok street photo", "A photo of Yaowarat at night", {"city": "Bangkok", "camera": "35mm"}),
@@ -68,16 +68,15 @@ def run_demo(data_dir: str | os.PathLike[str], *, claims: int = 100_000, signatu
         # 1. mint assets with Thai and English metadata
         t0 = time.perf_counter()
         minted = []
-        for title, description, attrs in ASSETS:
-            asset = f"{title}\n{description}\n{time.time_ns()}".encode()  # a fresh asset per run
-            asset_cid = store.add_bytes(asset)
-            meta = build_metadata(name=title, description=description, image=f"ipfs://{asset_cid}", attributes=attrs)
-            meta_cid = store.add_bytes(canonical_json(meta))
-            res = registry.mint(chain.address, content_hash(asset), meta_cid)
-            assert registry.token_uri(res.token_id) == f"ipfs://{meta_cid}"
-            assert json.loads(store.cat(meta_cid))["name"] == meta["name"]
-            minted.append({"token_id": res.token_id, "name": title, "asset_cid": asset_cid, "metadata_cid": meta_cid,
-                           "tx": res.tx_hash})
+        for k, (title, description, attrs) in enumerate(ASSETS):
+            asset = data / f"asset-{k}.txt"
+            asset.write_bytes(f"{title}\n{description}\n{time.time_ns()}".encode())  # a fresh asset per run
+            fields = build_metadata(name=title, description=description, attributes=attrs)
+            res = mint_file(registry, store, asset, fields, chain.address)  # the CLI's and the API's flow
+            assert registry.token_uri(res["token_id"]) == res["token_uri"]
+            assert json.loads(store.cat(res["metadata_cid"]))["properties"]["content_hash"] == res["content_hash"]
+            minted.append({"token_id": res["token_id"], "name": title, "asset_cid": res["asset_cid"],
+                           "metadata_cid": res["metadata_cid"], "tx": res["tx_hash"]})
         report["minted"] = minted
         step("mint 3 assets (pin asset + metadata, mint)", t0, tokens=[m["token_id"] for m in minted])
 

@@ -46,7 +46,7 @@ def _prepare_shared(settings: Settings) -> AnvilProcess | None:
 
     from nftreg.chain import Chain
     from nftreg.chain.anvil import ANVIL_DEV_KEY, AnvilProcess
-    from nftreg.chain.registry import Registry
+    from nftreg.chain.contract import Registry
     from nftreg.db import Database, upgrade
 
     data = Path(settings.data_dir)

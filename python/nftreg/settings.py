@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     log_origin: str | None = None
     log_key: str | None = Field(default=None, repr=False)
     log_key_file: Path | None = None
+    # a write unmined this long is replaced by a fee bump (same nonce, fees +12.5 % or to the
+    # market, whichever is higher) in the background pass; 0 = never
+    fee_bump_after_s: float = Field(default=30, ge=0)
+    # the most a transaction may pay per gas, in gwei (new ones and bumps); None = no ceiling
+    max_fee_per_gas_gwei: float | None = Field(default=None, gt=0)
+    # total size of a request's header lines; larger requests are answered 431
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

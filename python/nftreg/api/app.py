@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from nftreg import web
 from nftreg.api import docs, problems
-from nftreg.api.middleware import BodyLimit, RateLimit
+from nftreg.api.middleware import BodyLimit, HeaderLimit, RateLimit
 from nftreg.api.routes import (
     assets,
     auth,
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes,
                        per_prefix={"/v1/batches": settings.max_batch_bytes, "/v1/verify/": settings.max_verify_bytes})
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     app.add_middleware(Observe)
     app.add_middleware(docs.SecurityHeaders)
     return app

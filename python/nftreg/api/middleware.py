@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: the upload limit is enforced on the byte stream (before any parser
-buffers it) and a per-client token bucket answers 429 with Retry-After."""
+"""Pure ASGI middleware: header size is capped (431), the upload limit is enforced on the byte
+stream (before any parser buffers it) and a per-client token bucket answers 429 with
+Retry-After."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ async def _send_problem(send: Any, status: int, title: str, detail: str, headers
                 "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                             *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+class HeaderLimit:
+    """Refuse a request whose header lines (names and values) total more than ``max_bytes``
+    with 431 Request Header Fields Too Large, before any route or parser sees them."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            total = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))  # "k: v\r\n"
+            if total > self.max_bytes:
+                return await _send_problem(send, 431, "Request header fields too large",
+                                           f"request headers total {total} bytes; the limit is {self.max_bytes}")
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

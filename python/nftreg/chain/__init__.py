@@ -1,8 +1,10 @@
-"""Chain access: ``Chain`` (tester://, anvil://, RPC URL) and the ``Registry`` contract."""
+"""Chain access. ``Chain`` (connection.py) joins a node transport (rpc.py), the signer with the
+only nonce and fee rules (sender.py) and revert decoding (reverts.py); ``Registry``
+(contract.py) is the NftRegistry contract, its events decoded from the ABI (events.py)."""
 
 from nftreg.chain.anvil import AnvilProcess, anvil_binary
-from nftreg.chain.core import Chain, ErrorDecoder, SignedTx
-from nftreg.chain.registry import (
+from nftreg.chain.connection import Chain
+from nftreg.chain.contract import (
     AnchorInfo,
     MintResult,
     Registry,
@@ -11,12 +13,17 @@ from nftreg.chain.registry import (
     Voucher,
     artifact,
 )
+from nftreg.chain.events import ContractEvent
+from nftreg.chain.reverts import ErrorDecoder
+from nftreg.chain.sender import FeePolicy, SignedTx
 
 __all__ = [
     "AnchorInfo",
     "AnvilProcess",
     "Chain",
+    "ContractEvent",
     "ErrorDecoder",
+    "FeePolicy",
     "MintResult",
     "Registry",
     "RegistryEvent",

@@ -23,9 +23,10 @@ def mint_cmd(
 ) -> None:
     """Pin FILE and its ERC-721 metadata, then mint its ownership token."""
     from nftreg.chain import Registry
-    from nftreg.cid import content_hash
     from nftreg.ipfs import open_store
-    from nftreg.metadata import build_metadata, canonical_json
+    from nftreg.metadata import build_metadata
+    from nftreg.services.errors import ServiceError
+    from nftreg.services.minting import mint_file
 
     attrs = []
     for a in attr:
@@ -37,21 +38,17 @@ def mint_cmd(
         from nftreg.cli import remote
 
         return remote.mint(ctx, file, name=name, description=description, attributes=attrs, to=to, as_json=as_json)
-    h = content_hash(file)
+    fields = build_metadata(name=name, description=description, attributes=attrs or None)
     store = open_store(api=ipfs_api, data_dir=data_dir)
     chain = connect(data_dir, rpc_url)
     try:
         registry = Registry.deploy_once(chain, data_dir / "registry.json")
-        existing = registry.token_of_content(h)
-        if existing:
-            fail(f"{file}: content hash 0x{h.hex()} is already registered as token {existing}")
-        asset_cid = store.add_file(file)
-        meta = build_metadata(name=name, description=description, image=f"ipfs://{asset_cid}", attributes=attrs or None)
-        meta_cid = store.add_bytes(canonical_json(meta))
-        res = registry.mint(to or chain.address, h, meta_cid)
-        out = {"token_id": res.token_id, "owner": registry.owner_of(res.token_id), "content_hash": "0x" + h.hex(),
-               "asset_cid": asset_cid, "metadata_cid": meta_cid, "token_uri": registry.token_uri(res.token_id),
-               "tx_hash": res.tx_hash, "block": res.block_number, "contract": registry.address, "chain_id": chain.chain_id}
+        try:  # the service's mint flow: the same file and fields give the API's metadata CID
+            out = mint_file(registry, store, file, fields, to or chain.address)
+        except ServiceError as e:
+            fail(f"{file}: {e.detail}")
+        out = {**out, "owner": registry.owner_of(out["token_id"]), "token_uri": registry.token_uri(out["token_id"]),
+               "contract": registry.address, "chain_id": chain.chain_id}
         emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
     finally:
         chain.close()

@@ -61,6 +61,8 @@ class Asset(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    # scope:Idempotency-Key of the request that reserved the row: its retry resumes its own work
+    request_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 
@@ -85,6 +87,9 @@ class OutboxTx(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     mined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # first seen in a block
+    # JSON list of the hashes this write had before fee bumps replaced them (same nonce)
+    replaced_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bumped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
@@ -152,4 +157,5 @@ class ChainCursor(Base):
     __tablename__ = "chain_cursors"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # events:<chain id>:<contract>
     block: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # of `block`, when read
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

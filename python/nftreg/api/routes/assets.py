@@ -108,8 +108,10 @@ def mint_asset(
         fp = fingerprint(owner, digest or content_hash, asset_cid, meta)
 
         def run() -> tuple[int, dict[str, Any]]:
+            # the key ties the reservation to this request: a retry after a crash finds its own work
             return 201, service.mint(owner=owner, metadata=meta, upload_path=tmp_path, content_hash=content_hash,
-                                     asset_cid=asset_cid, media_type=media_type, size=size, upload_sha256=digest)
+                                     asset_cid=asset_cid, media_type=media_type, size=size, upload_sha256=digest,
+                                     request_key=idempotency_key and fingerprint("assets", idempotency_key))
 
         status, body, replayed = run_idempotent(service.db, "assets", idempotency_key, fp, run)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}

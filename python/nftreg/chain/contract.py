@@ -1,5 +1,5 @@
 """The NftRegistry contract from Python: deploy, transaction builders (for the outbox), convenience
-writes, EIP-712 vouchers, reads and decoded events."""
+writes, EIP-712 vouchers, reads and decoded events (``nftreg.chain.events``, from the ABI)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from nftreg.chain.core import Chain
+from nftreg.chain.connection import Chain
+from nftreg.chain.events import ContractEvent, EventDecoder
 from nftreg.errors import ChainError, InvalidInputError
 
 __all__ = ["AnchorInfo", "MintResult", "Registry", "RegistryEvent", "TxResult", "Voucher", "artifact"]
+
+RegistryEvent = ContractEvent  # the name callers know
 
 CLAIM_LEAF_ENCODING = ["address", "bytes32", "string"]
 
@@ -73,15 +76,6 @@ class AnchorInfo:
     anchorer: str
 
 
-@dataclass(frozen=True)
-class RegistryEvent:
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    tx_hash: str
-    log_index: int
-
-
 class Registry:
     def __init__(self, chain: Chain, address: str):
         self.chain = chain
@@ -90,6 +84,7 @@ class Registry:
         chain.errors.add_abi(art["abi"])
         self.contract = chain.w3.eth.contract(address=self.address, abi=art["abi"])
         self._flat = _flat_encoders(art["abi"])
+        self.event_decoder = _event_decoder()
 
     def __repr__(self) -> str:
         return f"Registry({self.address} on chain {self.chain.chain_id})"
@@ -276,40 +271,37 @@ class Registry:
     def has_role(self, role: str, account: str) -> bool:
         return self._call("hasRole", self.role_id(role), Web3.to_checksum_address(account))
 
-    # -- events ------------------------------------------------------------------------------
+    # -- events ---------------------------------------------------------------------------
+    def decode_logs(self, logs: list[dict[str, Any]]) -> list[ContractEvent]:
+        """This contract's events among ``logs`` (a receipt's, or ``Chain.logs``), in order."""
+        me = self.address.lower()
+        out = []
+        for log in logs:
+            addr = log.get("address")
+            if addr is not None and str(addr).lower() != me:
+                continue
+            ev = self.event_decoder.decode(log)
+            if ev is not None:
+                out.append(ev)
+        return out
+
     def minted_by_content(self, receipt: dict[str, Any]) -> dict[str, int]:
         """{content hash (0x, lower case): token id} of every Registered event in the receipt."""
-        me = self.address.lower()
-        out = {}
-        for log in receipt.get("logs", []):
-            topics = log.get("topics") or []
-            if (str(log.get("address", "")).lower() == me and len(topics) >= 4
-                    and bytes(topics[0]) == REGISTERED_TOPIC):
-                out["0x" + bytes(topics[3]).hex()] = int.from_bytes(bytes(topics[1]), "big")
-        return out
+        return {"0x" + bytes(e.args["contentHash"]).hex(): int(e.args["tokenId"])
+                for e in self.decode_logs(receipt.get("logs", [])) if e.name == "Registered"}
 
     def minted_token_ids(self, receipt: dict[str, Any]) -> list[int]:
         """Token ids of the receipt's Registered events, in log order."""
         return list(self.minted_by_content(receipt).values())
 
-    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[RegistryEvent]:
-        raw = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": cast(Any, to_block)})
-        out = []
-        for log in raw:
-            for ev in cast(Any, self.contract.events):
-                try:
-                    d = ev().process_log(log)
-                except Exception:
-                    continue
-                out.append(RegistryEvent(d["event"], dict(d["args"]), d["blockNumber"],
-                                         "0x" + bytes(d["transactionHash"]).hex(), d["logIndex"]))
-                break
-        return out
+    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[ContractEvent]:
+        end = self.chain.block_number() if to_block == "latest" else int(to_block)
+        return self.decode_logs(self.chain.logs(self.address, from_block, end))
 
 
-# Registered(uint256 indexed tokenId, address indexed owner, bytes32 indexed contentHash, string)
-REGISTERED_TOPIC = keccak(text="Registered(uint256,address,bytes32,string)")
-TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
+@cache
+def _event_decoder() -> EventDecoder:
+    return EventDecoder(artifact()["abi"])
 
 
 def _flat_encoders(abi: list[dict[str, Any]]) -> dict[str, tuple[bytes, tuple[str, ...]]]:

@@ -1,0 +1,61 @@
+"""The asset index: one row per registered content hash, read by token id, content hash or
+owner. A row that is minted but not final is checked against the chain before it is shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from nftreg.db import Asset, Database
+from nftreg.services import validate
+from nftreg.services.errors import NotFound
+from nftreg.services.outbox import Outbox
+
+__all__ = ["Assets", "asset_view"]
+
+
+def asset_view(a: Asset) -> dict[str, Any]:
+    return {"token_id": a.token_id, "owner": a.owner, "content_hash": a.content_hash, "asset_cid": a.asset_cid,
+            "metadata_cid": a.metadata_cid, "token_uri": f"ipfs://{a.metadata_cid}", "media_type": a.media_type,
+            "size": a.size, "status": a.status, "final": bool(a.final), "tx_hash": a.tx_hash,
+            "block_number": a.block_number}
+
+
+class Assets:
+    def __init__(self, db: Database, outbox: Outbox):
+        self.db, self.outbox = db, outbox
+
+    def _recheck(self, a: Asset) -> bool:
+        """So that a mint whose block a reorg or devnet restart dropped reads as pending at once."""
+        if a.status != "minted" or a.final or a.outbox_id is None:
+            return False
+        return self.outbox.recheck(a.outbox_id)
+
+    def _one(self, cond: Any, missing: str, fresh: bool) -> dict[str, Any]:
+        for _ in range(2):
+            with self.db.read() as s:
+                a = s.scalars(select(Asset).where(cond)).one_or_none()
+            if a is None:
+                raise NotFound(missing)
+            if not (fresh and self._recheck(a)):
+                break
+            fresh = False
+        assert a is not None
+        return asset_view(a)
+
+    def by_hash(self, ch: str, *, fresh: bool = True) -> dict[str, Any]:
+        return self._one(Asset.content_hash == ch, f"no asset with content hash {ch}", fresh)
+
+    def by_token(self, token_id: int) -> dict[str, Any]:
+        missing = f"no token {token_id} in the index"
+        return self._one(Asset.token_id == validate.token_id(token_id, missing), missing, True)
+
+    def list(self, *, owner: str | None, content_hash: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+        q = select(Asset).where(Asset.status == "minted", Asset.token_id > max(-1, min(after, validate.INT64 - 1)))
+        if owner:
+            q = q.where(Asset.owner == validate.address(owner))
+        if content_hash:
+            q = q.where(Asset.content_hash == validate.hex32(content_hash, "content_hash"))
+        with self.db.read() as s:
+            return [asset_view(a) for a in s.scalars(q.order_by(Asset.token_id).limit(limit))]
