@@ -167,6 +167,9 @@ class Registry:
     def build_redeem(self, voucher: Voucher, signature: bytes) -> dict[str, Any]:
         return self._tx("redeem", voucher.as_tuple(), bytes(signature))
 
+    def build_transfer(self, from_: str, to: str, token_id: int) -> dict[str, Any]:
+        return self._tx("transferFrom", Web3.to_checksum_address(from_), Web3.to_checksum_address(to), token_id)
+
     def build_set_metadata(self, token_id: int, metadata_cid: str) -> dict[str, Any]:
         return self._tx("setMetadataCid", token_id, metadata_cid)
 

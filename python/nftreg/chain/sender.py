@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import rlp
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from nftreg.chain.rpc import Rpc
 from nftreg.keys import Signer
@@ -139,7 +139,7 @@ def decode_raw_tx(raw: bytes) -> dict[str, Any]:
                               "maxFeePerGas": to_int(f[3]), "gas": to_int(f[4]), "value": to_int(f[6]),
                               "data": "0x" + bytes(f[7]).hex(), "type": 2}
         if f[8]:
-            tx["accessList"] = [{"address": "0x" + bytes(a).hex(), "storageKeys": ["0x" + bytes(k).hex() for k in ks]}
+            tx["accessList"] = [{"address": to_checksum_address(bytes(a)), "storageKeys": ["0x" + bytes(k).hex() for k in ks]}
                                 for a, ks in f[8]]
         to = f[5]
     elif raw[:1] >= b"\xc0":
@@ -153,7 +153,7 @@ def decode_raw_tx(raw: bytes) -> dict[str, Any]:
     else:
         raise ValueError(f"transaction type 0x{raw[:1].hex()} is not supported")
     if to:
-        tx["to"] = "0x" + bytes(to).hex()
+        tx["to"] = to_checksum_address(bytes(to))
     return tx
 
 

@@ -35,13 +35,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -54,58 +52,21 @@ from nftreg.db import Database, OutboxTx
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert
 from nftreg.services.auth import aware
+from nftreg.services.writes import (
+    Finality,
+    Landed,
+    SimulatedCrash,
+    Waiter,
+    WriteHooks,
+    copy_error,
+    failpoint,
+)
 from nftreg.settings import Settings
 
-__all__ = ["Finality", "Landed", "Outbox", "SimulatedCrash", "WriteHooks"]
+__all__ = ["Finality", "Landed", "Outbox", "SimulatedCrash", "WriteHooks", "copy_error"]
 
 log = logging.getLogger("nftreg.outbox")
 UNSETTLED = ("signed", "sent", "confirmed")
-
-
-class SimulatedCrash(BaseException):
-    """Test hook (NFTREG_TEST_CRASH_AT with NFTREG_TEST_CRASH_MODE=raise): the process 'dies'
-    at the named point without unwinding through the service's error handling."""
-
-
-@dataclass(frozen=True)
-class Finality:
-    """When a write counts as final: this many blocks deep (its own block is 1) and this old."""
-
-    depth: int
-    age_s: float
-
-    def reached(self, block: int, mined_at: Any, head: int) -> bool:
-        return (head - block + 1 >= self.depth
-                and (utcnow() - aware(mined_at)).total_seconds() >= self.age_s)
-
-    def by_depth(self, block: int, head: int) -> bool:
-        """For what the chain alone tells (events carry no time of their own)."""
-        return head - block + 1 >= self.depth
-
-
-@dataclass(frozen=True)
-class Landed:
-    outbox_id: int
-    kind: str
-    intent: dict[str, Any]
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    final: bool
-    receipt: dict[str, Any]
-
-
-@dataclass
-class WriteHooks:
-    on_landed: Callable[[Session, Landed], None] | None = None
-    on_dropped: Callable[[Session, int], None] | None = None
-    on_failed: Callable[[Session, int], None] | None = None
-
-
-@dataclass
-class _Waiter:
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
 
 
 def hashes_of(ob: OutboxTx) -> list[str]:
@@ -123,7 +84,7 @@ class Outbox:
         self._final: list[tuple[str | None, Callable[[Session, Landed], None]]] = []
         self._orphan_releasers: list[Callable[[Any], int]] = []
         self._reconcile_lock = threading.Lock()
-        self._waiters: dict[int, _Waiter] = {}
+        self._waiters: dict[int, Waiter] = {}
         self._waiters_lock = threading.Lock()
 
     # -- subscriptions -----------------------------------------------------------------------
@@ -149,14 +110,7 @@ class Outbox:
                 raise ChainError(f"RPC unreachable ({what}): {e}") from None
 
     def failpoint(self, point: str) -> None:
-        """Fault injection, honoured only with NFTREG_ENV=test: when NFTREG_TEST_CRASH_AT names
-        this point (e.g. ``mint:after_sign``) the process dies here as under ``kill -9`` (or
-        raises SimulatedCrash with NFTREG_TEST_CRASH_MODE=raise)."""
-        if self.settings.env != "test" or os.environ.get("NFTREG_TEST_CRASH_AT") != point:
-            return
-        if os.environ.get("NFTREG_TEST_CRASH_MODE") == "raise":
-            raise SimulatedCrash(point)
-        os._exit(137)
+        failpoint(self.settings.env, point)
 
     def get(self, outbox_id: int) -> OutboxTx | None:
         with self.db.read() as s:
@@ -242,9 +196,13 @@ class Outbox:
                 row.replaced_hashes = json.dumps(hashes_of(row))
                 row.raw_tx, row.tx_hash, row.bumped_at, row.updated_at = signed.raw, signed.hash, utcnow(), utcnow()
             ob.raw_tx, ob.tx_hash = signed.raw, signed.hash
-            self.broadcast(ob, attempts=1)
-        self.totals["bumped"] += 1
-        log.info("write %s (nonce %s): fees bumped, now %s", ob.id, ob.nonce, signed.hash)
+            log.info("write %s (nonce %s): fees bumped, now %s", ob.id, ob.nonce, signed.hash)
+            try:
+                self.broadcast(ob, attempts=1)
+            except ContractRevert:
+                raise
+            except ChainError as e:  # e.g. still below the base fee: the next passes send it again
+                log.warning("write %s: the node refused its fee bump for now: %s", ob.id, e)
         return True
 
     def _stuck(self, ob: OutboxTx) -> bool:
@@ -339,7 +297,7 @@ class Outbox:
             w = self._waiters.get(ob.id)
             first = w is None
             if first:
-                w = self._waiters[ob.id] = _Waiter()
+                w = self._waiters[ob.id] = Waiter()
         assert w is not None
         if first:
             try:
@@ -460,16 +418,3 @@ class Outbox:
         except ChainError:
             pass  # shown as last known; the background pass retries
         return True
-
-
-def copy_error(e: BaseException) -> BaseException:
-    """The same error for another thread to raise (one exception object raised in several
-    threads would share, and garble, one traceback)."""
-    import copy
-
-    try:
-        c = copy.copy(e)
-        c.__traceback__ = None
-        return c
-    except Exception:  # noqa: BLE001 - an uncopyable error still reaches the caller
-        return ChainError(str(e))
