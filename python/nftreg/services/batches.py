@@ -80,14 +80,14 @@ class Batches:
                 old = s.scalars(select(Batch).where(Batch.root == root)).one()
             raise Conflict(f"a batch with root {root} already exists (id {old.id})", batch_id=old.id) from None
 
-        def link(s: Session, ob: OutboxTx) -> None:
+        def link(s: Session, entry: OutboxTx) -> None:
             b = s.get(Batch, batch_id)
             assert b is not None
-            b.outbox_id = ob.id
+            b.outbox_id = entry.id
 
         try:
             with self.outbox.send_lock:
-                ob = self.outbox.send("anchor", {"root": root, "tree_cid": tree_cid},
+                entry = self.outbox.send("anchor", {"root": root, "tree_cid": tree_cid},
                                       self.registry.build_anchor(root, tree_cid), link)
         except ContractRevert as e:
             with self.db.write() as s:
@@ -96,7 +96,7 @@ class Batches:
         except ChainError as e:
             raise Unavailable(f"chain: {e}") from None
         try:
-            self.outbox.wait(ob)
+            self.outbox.wait(entry)
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the anchor will be reconciled") from None
         with self._trees_lock:

@@ -56,11 +56,11 @@ class Indexer:
 
     def _register(self, s: Session, ev: ContractEvent, head: int, *, overwrite: bool) -> bool:
         """The row of a Registered event; with ``overwrite`` an existing row takes the chain's view."""
-        ch = "0x" + bytes(ev.args["contentHash"]).hex()
+        hash_hex = "0x" + bytes(ev.args["contentHash"]).hex()
         tid = int(ev.args["tokenId"])
-        a = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
+        a = s.scalars(select(Asset).where(Asset.content_hash == hash_hex)).one_or_none()
         if a is None:
-            a = Asset(content_hash=ch, owner=ev.args["owner"], metadata_cid=ev.args["metadataCid"])
+            a = Asset(content_hash=hash_hex, owner=ev.args["owner"], metadata_cid=ev.args["metadataCid"])
             s.add(a)
         elif not overwrite:
             return False
@@ -119,8 +119,8 @@ class Indexer:
         new = 0
         if registered.keys() - known:
             with self.db.write() as s:
-                for ch, ev in registered.items():
-                    if ch in known or s.scalar(select(Asset.id).where(Asset.token_id == int(ev.args["tokenId"]))):
+                for hash_hex, ev in registered.items():
+                    if hash_hex in known or s.scalar(select(Asset.id).where(Asset.token_id == int(ev.args["tokenId"]))):
                         continue
                     new += self._register(s, ev, head, overwrite=False)
         return new

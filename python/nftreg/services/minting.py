@@ -72,39 +72,39 @@ def private_hash(content_hash: str | None, asset_cid: str | None) -> str:
     """The content hash of a private registration (no upload)."""
     if content_hash is None:
         raise Unprocessable("send the asset file, or its content_hash for a private registration")
-    ch = validate.hex32(content_hash, "content_hash")
-    if ch == validate.EMPTY_SHA256:
+    hash_hex = validate.hex32(content_hash, "content_hash")
+    if hash_hex == validate.EMPTY_SHA256:
         raise Unprocessable("content_hash: the SHA-256 of zero bytes; an empty file is nobody's asset")
     if asset_cid is not None:
         validate.cid(asset_cid, "asset_cid")
-    return ch
+    return hash_hex
 
 
-def pin_asset(store: ContentStore, fields: dict[str, Any], ch: str, *, upload_path: str | Path | None,
+def pin_asset(store: ContentStore, fields: dict[str, Any], hash_hex: str, *, upload_path: str | Path | None,
               asset_cid: str | None, media_type: str | None, size: int | None) -> PinnedAsset:
     """Pin the upload (if any) and its metadata."""
     try:
         if upload_path is not None:
             asset_cid = store.add_file(upload_path)
-        metadata_cid = store.add_bytes(describe(fields, ch, asset_cid, media_type))
+        metadata_cid = store.add_bytes(describe(fields, hash_hex, asset_cid, media_type))
     except IpfsError as e:
         raise Unavailable(f"content store: {e}") from None
     except InvalidInputError as e:
         raise Unprocessable(str(e)) from None
-    return PinnedAsset(ch, asset_cid, metadata_cid, media_type, size)
+    return PinnedAsset(hash_hex, asset_cid, metadata_cid, media_type, size)
 
 
 def mint_file(registry: Registry, store: ContentStore, path: str | Path, fields: dict[str, Any],
               owner: str) -> dict[str, Any]:
     """Pin a file and its metadata and mint it straight on ``registry`` (no service, no
     database): the CLI's and the demo's mint."""
-    ch, media_type, size = hash_upload(path)
-    existing = registry.token_of_content(ch)
+    hash_hex, media_type, size = hash_upload(path)
+    existing = registry.token_of_content(hash_hex)
     if existing:
-        raise Conflict(f"content hash {ch} is already registered as token {existing}", token_id=existing)
-    pinned = pin_asset(store, fields, ch, upload_path=path, asset_cid=None, media_type=media_type, size=size)
-    res = registry.mint(owner, ch, pinned.metadata_cid)
-    return {"token_id": res.token_id, "owner": owner, "content_hash": ch, "asset_cid": pinned.asset_cid,
+        raise Conflict(f"content hash {hash_hex} is already registered as token {existing}", token_id=existing)
+    pinned = pin_asset(store, fields, hash_hex, upload_path=path, asset_cid=None, media_type=media_type, size=size)
+    res = registry.mint(owner, hash_hex, pinned.metadata_cid)
+    return {"token_id": res.token_id, "owner": owner, "content_hash": hash_hex, "asset_cid": pinned.asset_cid,
             "metadata_cid": pinned.metadata_cid, "token_uri": f"ipfs://{pinned.metadata_cid}",
             "media_type": media_type, "size": size, "tx_hash": res.tx_hash, "block": res.block_number}
 
@@ -113,13 +113,13 @@ def mint_file(registry: Registry, store: ContentStore, path: str | Path, fields:
 class _MintJob:
     """One request's mint on its way through the group commit."""
 
-    __slots__ = ("batch_size", "ch", "error", "metadata_cid", "ob", "owner", "sent", "tx")
+    __slots__ = ("batch_size", "entry", "error", "hash_hex", "metadata_cid", "owner", "sent", "tx")
 
-    def __init__(self, owner: str, ch: str, metadata_cid: str):
-        self.owner, self.ch, self.metadata_cid = owner, ch, metadata_cid
+    def __init__(self, owner: str, hash_hex: str, metadata_cid: str):
+        self.owner, self.hash_hex, self.metadata_cid = owner, hash_hex, metadata_cid
         self.tx: dict[str, Any] = {}
         self.sent = threading.Event()
-        self.ob: OutboxTx | None = None
+        self.entry: OutboxTx | None = None
         self.error: BaseException | None = None
         self.batch_size = 1
 
@@ -147,37 +147,37 @@ class Minting:
                 media_type = media_type or sniffed
             elif size == 0:
                 raise Unprocessable("file: the asset is empty (0 bytes); an empty file is nobody's asset")
-            ch = upload_sha256
+            hash_hex = upload_sha256
         else:
-            ch = private_hash(content_hash, asset_cid)
-        own = self._own_earlier_attempt(ch, request_key)
+            hash_hex = private_hash(content_hash, asset_cid)
+        own = self._own_earlier_attempt(hash_hex, request_key)
         if own is not None:
             if own.outbox_id is not None:  # signed (or minted) by this request's earlier attempt
                 if own.token_id is None:
                     self._resume(own.outbox_id)
-                return ch
-            self._release(ch)  # reserved by it but never signed: start over
-        self._refuse_registered(ch)  # before anything is pinned for a mint that cannot happen
-        pinned = pin_asset(self.store, metadata, ch, upload_path=upload_path, asset_cid=asset_cid,
+                return hash_hex
+            self._release(hash_hex)  # reserved by it but never signed: start over
+        self._refuse_registered(hash_hex)  # before anything is pinned for a mint that cannot happen
+        pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
                            media_type=media_type, size=size)
         self._mint_reserved(pinned, owner, request_key, batch=True)
-        return ch
+        return hash_hex
 
     # -- reservations --------------------------------------------------------------------------
-    def _own_earlier_attempt(self, ch: str, request_key: str | None) -> Asset | None:
+    def _own_earlier_attempt(self, hash_hex: str, request_key: str | None) -> Asset | None:
         """The row this request's earlier attempt (same Idempotency-Key and body) reserved, if
         that attempt died (crash, kill -9) and left it: its outcome is this request's outcome,
         whatever step it reached."""
         if request_key is None:
             return None
         with self.db.read() as s:
-            return s.scalars(select(Asset).where(Asset.content_hash == ch, Asset.request_key == request_key)).one_or_none()
+            return s.scalars(select(Asset).where(Asset.content_hash == hash_hex, Asset.request_key == request_key)).one_or_none()
 
-    def _refuse_registered(self, ch: str) -> None:
+    def _refuse_registered(self, hash_hex: str) -> None:
         with self.db.read() as s:
-            tid = s.scalar(select(Asset.token_id).where(Asset.content_hash == ch))
+            tid = s.scalar(select(Asset.token_id).where(Asset.content_hash == hash_hex))
         if tid is not None:
-            raise Conflict(f"content hash {ch} is already registered as token {tid}", token_id=tid)
+            raise Conflict(f"content hash {hash_hex} is already registered as token {tid}", token_id=tid)
 
     def _reserve(self, p: PinnedAsset, owner: str, request_key: str | None) -> int | None:
         """Claim the content hash for this request. Returns None when claimed, or the outbox id
@@ -204,9 +204,9 @@ class Minting:
             raise Conflict(f"content hash {p.content_hash} is being registered by another request", token_id=None)
         return None
 
-    def _release(self, ch: str) -> None:
+    def _release(self, hash_hex: str) -> None:
         with self.db.write() as s:
-            a = s.scalars(select(Asset).where(Asset.content_hash == ch)).one_or_none()
+            a = s.scalars(select(Asset).where(Asset.content_hash == hash_hex)).one_or_none()
             if a is not None and a.status == "pending" and a.outbox_id is None:
                 s.delete(a)
 
@@ -231,7 +231,7 @@ class Minting:
             if not (batch and self.batching):
                 # alone: the dry run (gas estimate) runs in parallel, outside the send lock
                 job.tx = self.outbox.prepare(self.registry.build_mint(owner, p.content_hash, p.metadata_cid))
-            ob = self._send(job, batch=batch)
+            entry = self._send(job, batch=batch)
         except ContractRevert as e:
             self._release(p.content_hash)
             if e.name == "ContentAlreadyRegistered":
@@ -250,7 +250,7 @@ class Minting:
             self._release(p.content_hash)
             raise
         try:
-            self.outbox.wait_shared(ob)
+            self.outbox.wait_shared(entry)
         except ContractRevert as e:
             if job.batch_size > 1:
                 # the batch reverted as a whole (an item registered on-chain after its dry run):
@@ -259,18 +259,18 @@ class Minting:
             raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
-        return ob.id
+        return entry.id
 
     def _resume(self, outbox_id: int) -> int:
         """The same mint (content, owner, metadata) was signed by an earlier request that did not
         see it through (crash, RPC failure): send those bytes again and wait for them."""
-        ob = self.outbox.get(outbox_id)
-        assert ob is not None
+        entry = self.outbox.get(outbox_id)
+        assert entry is not None
         try:
-            if ob.status == "signed":
+            if entry.status == "signed":
                 with self.outbox.send_lock:
-                    self.outbox.broadcast(ob)
-            self.outbox.wait_shared(ob)
+                    self.outbox.broadcast(entry)
+            self.outbox.wait_shared(entry)
         except ContractRevert as e:
             raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
@@ -294,8 +294,8 @@ class Minting:
                         self._sign(take)
         if job.error is not None:
             raise job.error
-        assert job.ob is not None
-        return job.ob
+        assert job.entry is not None
+        return job.entry
 
     def _dry_run(self, jobs: list[_MintJob]) -> tuple[list[_MintJob], dict[str, Any]]:
         """Estimate the group's transaction (its dry run). An item whose hash the chain already
@@ -303,19 +303,19 @@ class Minting:
         while jobs:
             if len(jobs) == 1 and jobs[0].tx:
                 return jobs, jobs[0].tx  # prepared by its own request
-            build = (self.registry.build_mint(jobs[0].owner, jobs[0].ch, jobs[0].metadata_cid) if len(jobs) == 1
-                     else self.registry.build_mint_batch([(j.owner, j.ch, j.metadata_cid) for j in jobs]))
+            build = (self.registry.build_mint(jobs[0].owner, jobs[0].hash_hex, jobs[0].metadata_cid) if len(jobs) == 1
+                     else self.registry.build_mint_batch([(j.owner, j.hash_hex, j.metadata_cid) for j in jobs]))
             try:
                 return jobs, self.outbox.prepare(build)
             except ContractRevert as e:
                 taken = _hash_arg(e) if e.name == "ContentAlreadyRegistered" else None
-                refused = [j for j in jobs if j.ch == taken] if len(jobs) > 1 else []
+                refused = [j for j in jobs if j.hash_hex == taken] if len(jobs) > 1 else []
                 if not refused:
                     raise
                 for j in refused:
                     j.error, j.batch_size = copy_error(e), 1
                     j.sent.set()
-                jobs = [j for j in jobs if j.ch != taken]
+                jobs = [j for j in jobs if j.hash_hex != taken]
         return jobs, {}
 
     def _sign(self, jobs: list[_MintJob]) -> None:
@@ -325,16 +325,16 @@ class Minting:
                 return
             if len(jobs) == 1:
                 j = jobs[0]
-                intent: dict[str, Any] = {"owner": j.owner, "content_hash": j.ch, "metadata_cid": j.metadata_cid}
+                intent: dict[str, Any] = {"owner": j.owner, "content_hash": j.hash_hex, "metadata_cid": j.metadata_cid}
             else:
-                intent = {"owners": [j.owner for j in jobs], "content_hashes": [j.ch for j in jobs],
+                intent = {"owners": [j.owner for j in jobs], "content_hashes": [j.hash_hex for j in jobs],
                           "metadata_cids": [j.metadata_cid for j in jobs]}
-            hashes = [j.ch for j in jobs]
+            hashes = [j.hash_hex for j in jobs]
 
-            def link(s: Session, ob: OutboxTx) -> None:
-                s.execute(update(Asset).where(Asset.content_hash.in_(hashes)).values(outbox_id=ob.id))
+            def link(s: Session, entry: OutboxTx) -> None:
+                s.execute(update(Asset).where(Asset.content_hash.in_(hashes)).values(outbox_id=entry.id))
 
-            ob = self.outbox.send("mint", intent, tx, link)
+            entry = self.outbox.send("mint", intent, tx, link)
         except BaseException as e:  # every request of the batch hears it
             for j in jobs:
                 j.error = e if len(jobs) == 1 else copy_error(e)
@@ -344,7 +344,7 @@ class Minting:
                 raise
             return
         for j in jobs:
-            j.ob, j.batch_size = ob, len(jobs)
+            j.entry, j.batch_size = entry, len(jobs)
             j.sent.set()
 
     # -- outbox hooks --------------------------------------------------------------------------

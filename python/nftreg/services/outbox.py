@@ -69,9 +69,9 @@ log = logging.getLogger("nftreg.outbox")
 UNSETTLED = ("signed", "sent", "confirmed")
 
 
-def hashes_of(ob: OutboxTx) -> list[str]:
+def hashes_of(entry: OutboxTx) -> list[str]:
     """Every hash signed for this write: the current one first, then those it replaced."""
-    return [ob.tx_hash, *json.loads(ob.replaced_hashes or "[]")]
+    return [entry.tx_hash, *json.loads(entry.replaced_hashes or "[]")]
 
 
 class Outbox:
@@ -136,13 +136,13 @@ class Outbox:
                     OutboxTx.chain_id == self.chain.chain_id, OutboxTx.sender == self.chain.address))
             with self.rpc("nonce"):
                 signed = self.chain.sign_transaction(tx, nonce_floor=0 if top is None else int(top) + 1)
-            ob = OutboxTx(kind=kind, intent=json.dumps(intent), chain_id=self.chain.chain_id, sender=signed.sender,
+            entry = OutboxTx(kind=kind, intent=json.dumps(intent), chain_id=self.chain.chain_id, sender=signed.sender,
                           nonce=signed.nonce, raw_tx=signed.raw, tx_hash=signed.hash, status="signed")
             try:
                 with self.db.write() as s:
-                    s.add(ob)
+                    s.add(entry)
                     s.flush()
-                    link(s, ob)
+                    link(s, entry)
                 break
             except IntegrityError as e:
                 self.chain.reset_nonces()
@@ -153,71 +153,71 @@ class Outbox:
                 self.chain.reset_nonces()  # the nonce was never recorded: free again
                 raise
         self.failpoint(f"{kind}:after_sign")
-        self.broadcast(ob)
+        self.broadcast(entry)
         self.failpoint(f"{kind}:after_broadcast")
-        return ob
+        return entry
 
-    def broadcast(self, ob: OutboxTx, *, attempts: int = 3) -> None:
+    def broadcast(self, entry: OutboxTx, *, attempts: int = 3) -> None:
         """Send the row's raw bytes; on a transport failure retry the very same bytes. The row
         stays 'signed' either way: 'signed' means "look it up by hash, else send again"."""
         for i in range(attempts):
             try:
                 with self.chain.serialized():
-                    self.chain.broadcast(SignedTx(ob.raw_tx, ob.tx_hash, ob.nonce, ob.sender))
+                    self.chain.broadcast(SignedTx(entry.raw_tx, entry.tx_hash, entry.nonce, entry.sender))
                 return
             except ContractRevert:
                 raise
             except ChainError as e:
                 if "already used by another transaction" in str(e):
-                    if not self._landed_elsewhere(ob):
-                        self.fail(ob.id, str(e))
+                    if not self._landed_elsewhere(entry):
+                        self.fail(entry.id, str(e))
                     raise
                 if i == attempts - 1 or "unreachable" not in str(e):
                     raise
                 time.sleep(0.25 * 2**i)
 
-    def _landed_elsewhere(self, ob: OutboxTx) -> bool:
+    def _landed_elsewhere(self, entry: OutboxTx) -> bool:
         """Whether the nonce went to an earlier version of this very write (a fee bump's)."""
-        return any(r is not None for r in self.chain.receipts(hashes_of(ob)[1:]))
+        return any(r is not None for r in self.chain.receipts(hashes_of(entry)[1:]))
 
-    def bump(self, ob: OutboxTx) -> bool:
+    def bump(self, entry: OutboxTx) -> bool:
         """Replace a stuck write by the same transaction with higher fees (same nonce). False
         when the configured fee ceiling leaves no room."""
-        tx = self.chain.sender.bumped(ob.raw_tx)
+        tx = self.chain.sender.bumped(entry.raw_tx)
         if tx is None:
-            log.warning("write %s (nonce %s) is stuck and its fees are at the ceiling", ob.id, ob.nonce)
+            log.warning("write %s (nonce %s) is stuck and its fees are at the ceiling", entry.id, entry.nonce)
             return False
         with self.send_lock:
-            signed = self.chain.sender.sign(tx, ob.nonce)
+            signed = self.chain.sender.sign(tx, entry.nonce)
             with self.db.write() as s:
-                row = s.get(OutboxTx, ob.id)
-                if row is None or row.tx_hash != ob.tx_hash or row.status != "signed":
+                row = s.get(OutboxTx, entry.id)
+                if row is None or row.tx_hash != entry.tx_hash or row.status != "signed":
                     return False  # settled, or bumped by another process meanwhile
                 row.replaced_hashes = json.dumps(hashes_of(row))
                 row.raw_tx, row.tx_hash, row.bumped_at, row.updated_at = signed.raw, signed.hash, utcnow(), utcnow()
-            ob.raw_tx, ob.tx_hash = signed.raw, signed.hash
-            log.info("write %s (nonce %s): fees bumped, now %s", ob.id, ob.nonce, signed.hash)
+            entry.raw_tx, entry.tx_hash = signed.raw, signed.hash
+            log.info("write %s (nonce %s): fees bumped, now %s", entry.id, entry.nonce, signed.hash)
             try:
-                self.broadcast(ob, attempts=1)
+                self.broadcast(entry, attempts=1)
             except ContractRevert:
                 raise
             except ChainError as e:  # e.g. still below the base fee: the next passes send it again
-                log.warning("write %s: the node refused its fee bump for now: %s", ob.id, e)
+                log.warning("write %s: the node refused its fee bump for now: %s", entry.id, e)
         return True
 
-    def _stuck(self, ob: OutboxTx) -> bool:
-        since = ob.bumped_at or ob.created_at
+    def _stuck(self, entry: OutboxTx) -> bool:
+        since = entry.bumped_at or entry.created_at
         return (self.settings.fee_bump_after_s > 0
                 and (utcnow() - aware(since)).total_seconds() >= self.settings.fee_bump_after_s)
 
     # -- outcomes ----------------------------------------------------------------------------
     def fail(self, outbox_id: int, error: str) -> None:
         with self.db.write() as s:
-            ob = s.get(OutboxTx, outbox_id)
-            if ob is None:
+            entry = s.get(OutboxTx, outbox_id)
+            if entry is None:
                 return
-            ob.status, ob.error, ob.updated_at = "failed", error, utcnow()
-            hooks = self._hooks.get(ob.kind)
+            entry.status, entry.error, entry.updated_at = "failed", error, utcnow()
+            hooks = self._hooks.get(entry.kind)
             if hooks and hooks.on_failed:
                 hooks.on_failed(s, outbox_id)
 
@@ -227,43 +227,43 @@ class Outbox:
         block = int(receipt["blockNumber"])
         block_hash = "0x" + bytes(receipt["blockHash"]).hex()
         with self.db.write() as s:
-            ob = s.get(OutboxTx, outbox_id)
-            assert ob is not None
-            if ob.mined_at is None or ob.block_hash != block_hash:
-                ob.mined_at = utcnow()
-            if tx_hash != ob.tx_hash:  # an earlier version (before a fee bump) is the one that landed
-                ob.replaced_hashes = json.dumps([h for h in hashes_of(ob) if h != tx_hash])
-                ob.tx_hash = tx_hash
-            was_final = ob.status == "final"
-            final = self.finality.reached(block, ob.mined_at, block if head is None else max(head, block))
-            ob.status = "final" if final else "confirmed"
-            ob.block_number, ob.block_hash, ob.updated_at = block, block_hash, utcnow()
-            landed = Landed(ob.id, ob.kind, json.loads(ob.intent), tx_hash, block, block_hash, final, receipt)
-            hooks = self._hooks.get(ob.kind)
+            entry = s.get(OutboxTx, outbox_id)
+            assert entry is not None
+            if entry.mined_at is None or entry.block_hash != block_hash:
+                entry.mined_at = utcnow()
+            if tx_hash != entry.tx_hash:  # an earlier version (before a fee bump) is the one that landed
+                entry.replaced_hashes = json.dumps([h for h in hashes_of(entry) if h != tx_hash])
+                entry.tx_hash = tx_hash
+            was_final = entry.status == "final"
+            final = self.finality.reached(block, entry.mined_at, block if head is None else max(head, block))
+            entry.status = "final" if final else "confirmed"
+            entry.block_number, entry.block_hash, entry.updated_at = block, block_hash, utcnow()
+            landed = Landed(entry.id, entry.kind, json.loads(entry.intent), tx_hash, block, block_hash, final, receipt)
+            hooks = self._hooks.get(entry.kind)
             if hooks and hooks.on_landed:
                 hooks.on_landed(s, landed)
             if final and not was_final:
                 for kind, callback in self._final:
-                    if kind is None or kind == ob.kind:
+                    if kind is None or kind == entry.kind:
                         callback(s, landed)
 
     def drop(self, outbox_id: int) -> None:
         """The block that held this write is gone (reorg, devnet restart): back to 'signed' so it
         is sent again with the same bytes; nothing about it is shown as done meanwhile."""
         with self.db.write() as s:
-            ob = s.get(OutboxTx, outbox_id)
-            assert ob is not None
-            ob.status, ob.block_number, ob.block_hash, ob.mined_at, ob.updated_at = "signed", None, None, None, utcnow()
-            hooks = self._hooks.get(ob.kind)
+            entry = s.get(OutboxTx, outbox_id)
+            assert entry is not None
+            entry.status, entry.block_number, entry.block_hash, entry.mined_at, entry.updated_at = "signed", None, None, None, utcnow()
+            hooks = self._hooks.get(entry.kind)
             if hooks and hooks.on_dropped:
                 hooks.on_dropped(s, outbox_id)
 
     # -- waiting -----------------------------------------------------------------------------
-    def wait(self, ob: OutboxTx) -> dict[str, Any]:
+    def wait(self, entry: OutboxTx) -> dict[str, Any]:
         """The write's receipt, recorded. Follows fee bumps made meanwhile (by the background
         pass, possibly in another process) by re-reading the row's hashes once a second."""
         deadline = time.monotonic() + self.settings.tx_timeout_s
-        hashes, delay, reread = hashes_of(ob), 0.005, time.monotonic() + 1.0
+        hashes, delay, reread = hashes_of(entry), 0.005, time.monotonic() + 1.0
         while True:
             with self.rpc("receipts"):
                 receipt = next((r for r in self.chain.receipts(hashes) if r is not None), None)
@@ -271,11 +271,11 @@ class Outbox:
                 break
             now = time.monotonic()
             if now > deadline:
-                raise ChainError(f"no receipt for {ob.tx_hash} within {self.settings.tx_timeout_s} s")
+                raise ChainError(f"no receipt for {entry.tx_hash} within {self.settings.tx_timeout_s} s")
             if now >= reread:
-                row, reread = self.get(ob.id), now + 1.0
+                row, reread = self.get(entry.id), now + 1.0
                 if row is not None and row.status == "failed":
-                    raise ChainError(f"write {ob.id} failed: {row.error}")
+                    raise ChainError(f"write {entry.id} failed: {row.error}")
                 if row is not None and row.status in ("confirmed", "final"):
                     return {}  # recorded by the background pass
                 if row is not None:
@@ -284,34 +284,34 @@ class Outbox:
             delay = min(delay * 2, 0.1)
         if receipt.get("status") != 1:
             e = self.chain.revert_of("0x" + bytes(receipt["transactionHash"]).hex(), receipt)
-            self.fail(ob.id, str(e))
+            self.fail(entry.id, str(e))
             raise e
-        self.failpoint(f"{ob.kind}:after_receipt")
-        self.land(ob.id, receipt)
+        self.failpoint(f"{entry.kind}:after_receipt")
+        self.land(entry.id, receipt)
         return receipt
 
-    def wait_shared(self, ob: OutboxTx) -> None:
+    def wait_shared(self, entry: OutboxTx) -> None:
         """Wait for a write's receipt once per write, however many requests share it: the first
         waiter reads and records it, the others wait for that."""
         with self._waiters_lock:
-            w = self._waiters.get(ob.id)
+            w = self._waiters.get(entry.id)
             first = w is None
             if first:
-                w = self._waiters[ob.id] = Waiter()
+                w = self._waiters[entry.id] = Waiter()
         assert w is not None
         if first:
             try:
-                self.wait(ob)
+                self.wait(entry)
             except BaseException as e:
                 w.error = e
                 raise
             finally:
                 with self._waiters_lock:
-                    self._waiters.pop(ob.id, None)
+                    self._waiters.pop(entry.id, None)
                 w.done.set()
             return
         if not w.done.wait(self.settings.tx_timeout_s + 5):
-            raise ChainError(f"no receipt for {ob.tx_hash} within {self.settings.tx_timeout_s} s")
+            raise ChainError(f"no receipt for {entry.tx_hash} within {self.settings.tx_timeout_s} s")
         if w.error is not None:
             raise copy_error(w.error)
 
@@ -340,23 +340,23 @@ class Outbox:
                                       .order_by(OutboxTx.nonce)))
             if not wait:
                 now = utcnow()
-                rows = [ob for ob in rows if not self._leave_for_now(ob, now)]
+                rows = [entry for entry in rows if not self._leave_for_now(entry, now)]
             if not rows:
                 return counts
             try:
                 with self.rpc("receipts"):
                     head = self.chain.block_number()
-                    receipts = self.chain.receipts([ob.tx_hash for ob in rows])  # batched
-                    for k, ob in enumerate(rows):
-                        if receipts[k] is None and ob.replaced_hashes:
-                            receipts[k] = next((r for r in self.chain.receipts(hashes_of(ob)[1:]) if r), None)
+                    receipts = self.chain.receipts([entry.tx_hash for entry in rows])  # batched
+                    for k, entry in enumerate(rows):
+                        if receipts[k] is None and entry.replaced_hashes:
+                            receipts[k] = next((r for r in self.chain.receipts(hashes_of(entry)[1:]) if r), None)
             except ChainError:
                 counts["pending"] = len(rows)
                 return counts
             may_bump = True  # only the lowest unmined nonce: the later ones wait behind it
-            for ob, receipt in zip(rows, receipts):
+            for entry, receipt in zip(rows, receipts):
                 try:
-                    outcome = self.reconcile_one(ob, head, wait=wait, receipt=receipt, may_bump=may_bump)
+                    outcome = self.reconcile_one(entry, head, wait=wait, receipt=receipt, may_bump=may_bump)
                 except ContractRevert:
                     outcome = "failed"
                 except ChainError:
@@ -368,51 +368,51 @@ class Outbox:
                     self.totals[outcome] += 1
         return counts
 
-    def _leave_for_now(self, ob: OutboxTx, now: Any) -> bool:
+    def _leave_for_now(self, entry: OutboxTx, now: Any) -> bool:
         """In the background pass, skip a write that a request of this process signed a moment
         ago: that request is sending it and waiting for its receipt."""
-        if ob.status == "signed":
-            return aware(ob.created_at) > aware(self.started_at) and (now - aware(ob.created_at)).total_seconds() < 2
+        if entry.status == "signed":
+            return aware(entry.created_at) > aware(self.started_at) and (now - aware(entry.created_at)).total_seconds() < 2
         return False
 
-    def reconcile_one(self, ob: OutboxTx, head: int, *, wait: bool, receipt: dict[str, Any] | None,
+    def reconcile_one(self, entry: OutboxTx, head: int, *, wait: bool, receipt: dict[str, Any] | None,
                       may_bump: bool = False) -> str | None:
         outcome = None
         if receipt is None:
-            if ob.status == "confirmed":
-                self.drop(ob.id)
+            if entry.status == "confirmed":
+                self.drop(entry.id)
                 outcome = "reorged"
-            if may_bump and ob.status == "signed" and not wait and self._stuck(ob) and self.bump(ob):
+            if may_bump and entry.status == "signed" and not wait and self._stuck(entry) and self.bump(entry):
                 return "bumped"
             with self.send_lock:
-                self.broadcast(ob, attempts=1)
+                self.broadcast(entry, attempts=1)
             if not wait:
                 return outcome or "pending"
-            self.wait(ob)
+            self.wait(entry)
             return outcome or "confirmed"
         if receipt.get("status") != 1:
-            self.fail(ob.id, "transaction reverted")
+            self.fail(entry.id, "transaction reverted")
             return "failed"
         block_hash = "0x" + bytes(receipt["blockHash"]).hex()
-        if ob.status != "confirmed" or ob.block_hash != block_hash:
-            self.land(ob.id, receipt, head)
+        if entry.status != "confirmed" or entry.block_hash != block_hash:
+            self.land(entry.id, receipt, head)
             return "confirmed"
-        if ob.mined_at is not None and self.finality.reached(int(receipt["blockNumber"]), ob.mined_at, head):
-            self.land(ob.id, receipt, head)
+        if entry.mined_at is not None and self.finality.reached(int(receipt["blockNumber"]), entry.mined_at, head):
+            self.land(entry.id, receipt, head)
             return "final"
         return None
 
     def recheck(self, outbox_id: int) -> bool:
         """Check one unsettled write against the chain now (a reader is about to show it).
         Returns whether there was anything to check."""
-        ob = self.get(outbox_id)
-        if ob is None or ob.status not in ("confirmed", "signed"):
+        entry = self.get(outbox_id)
+        if entry is None or entry.status not in ("confirmed", "signed"):
             return False
         try:
             with self.rpc("receipt"):
                 head = self.chain.block_number()
-                receipt = next((r for r in self.chain.receipts(hashes_of(ob)) if r is not None), None)
-            outcome = self.reconcile_one(ob, head, wait=False, receipt=receipt)
+                receipt = next((r for r in self.chain.receipts(hashes_of(entry)) if r is not None), None)
+            outcome = self.reconcile_one(entry, head, wait=False, receipt=receipt)
             if outcome:
                 self.totals[outcome] += 1
         except ChainError:
