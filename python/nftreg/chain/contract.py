@@ -105,7 +105,7 @@ class Registry:
 
     @classmethod
     def at(cls, chain: Chain, address: str) -> Registry:
-        if not chain.w3.eth.get_code(Web3.to_checksum_address(address)):
+        if not chain.rpc.code(Web3.to_checksum_address(address)):
             raise ChainError(f"no contract at {address} on chain {chain.chain_id}")
         return cls(chain, address)
 
@@ -115,7 +115,7 @@ class Registry:
         path = Path(state_file)
         known = json.loads(path.read_text()) if path.exists() else {}
         addr = known.get(str(chain.chain_id))
-        if addr and chain.w3.eth.get_code(Web3.to_checksum_address(addr)):
+        if addr and chain.rpc.code(Web3.to_checksum_address(addr)):
             return cls(chain, addr)
         reg = cls.deploy(chain)
         known[str(chain.chain_id)] = reg.address
@@ -147,7 +147,7 @@ class Registry:
         does not): its selector appears in the dispatcher of the runtime code."""
         if not hasattr(self, "_batch_ok"):
             enc = self._flat.get("mintBatch")
-            code = bytes(self.chain.w3.eth.get_code(self.address))
+            code = self.chain.rpc.code(self.address)
             self._batch_ok = enc is not None and enc[0] in code
         return self._batch_ok
 

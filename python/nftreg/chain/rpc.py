@@ -54,6 +54,7 @@ class Rpc(Protocol):
     def receipts(self, tx_hashes: list[str]) -> list[dict[str, Any] | None]: ...
     def logs(self, address: str, from_block: int, to_block: int) -> list[Log]: ...
     def client_version(self) -> str: ...
+    def code(self, address: str) -> bytes: ...
 
 
 def _hexdata(d: Any) -> str:
@@ -169,6 +170,9 @@ class JsonRpc:
     def client_version(self) -> str:
         return str(self.request("web3_clientVersion", []))
 
+    def code(self, address: str) -> bytes:
+        return bytes.fromhex(str(self.request("eth_getCode", [address, "latest"]))[2:])
+
 
 class Web3Rpc:
     def __init__(self, w3: Web3):
@@ -245,6 +249,9 @@ class Web3Rpc:
 
     def client_version(self) -> str:
         return str(self._do("web3_clientVersion", lambda: self.w3.client_version))
+
+    def code(self, address: str) -> bytes:
+        return bytes(self._do("eth_getCode", lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
 
 
 def http_web3(url: str, timeout: float) -> Web3:
