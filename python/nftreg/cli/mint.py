@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from nftreg.cli.common import DATA_DIR_OPT, connect, emit, fail, state
+from nftreg.cli.common import (
+    DATA_DIR_OPT,
+    EXIT_UNAVAILABLE,
+    EXIT_USER_ERROR,
+    connect,
+    emit,
+    fail,
+    state,
+)
 
 
 def mint_cmd(
@@ -45,8 +53,8 @@ def mint_cmd(
         registry = Registry.deploy_once(chain, data_dir / "registry.json")
         try:  # the service's mint flow: the same file and fields give the API's metadata CID
             out = mint_file(registry, store, file, fields, to or chain.address)
-        except ServiceError as e:
-            fail(f"{file}: {e.detail}")
+        except ServiceError as e:  # 503: the content store or chain cannot be reached
+            fail(f"{file}: {e.detail}", EXIT_UNAVAILABLE if e.status == 503 else EXIT_USER_ERROR)
         out = {**out, "owner": registry.owner_of(out["token_id"]), "token_uri": registry.token_uri(out["token_id"]),
                "contract": registry.address, "chain_id": chain.chain_id}
         emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
