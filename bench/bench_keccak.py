@@ -74,18 +74,18 @@ def main() -> None:
     args = ap.parse_args()
     n_big = 100_000 if args.quick else 1_000_000
     depth = 17 if args.quick else 20
-    backends = _core.keccak_backends()
+    backends = _core.merkle.keccak_backends()
     ncpu = os.cpu_count() or 1
-    print(f"cpus: {ncpu}  backends on this CPU: {backends}  (default: {_core.keccak_backend()})")
+    print(f"cpus: {ncpu}  backends on this CPU: {backends}  (default: {_core.merkle.keccak_backend()})")
     rows: list[tuple[str, ...]] = []
 
     # 1. permutations per core
     n_perm = 2_000_000
-    t_old, t_old_all = per_core_and_all(_core.keccak_permutations, n_perm)
+    t_old, t_old_all = per_core_and_all(_core.merkle.keccak_permutations, n_perm)
     rows.append(("keccak-f1600 perms/s, one core", "f1600 (old path)", fmt(n_perm / t_old), "1.00x"))
     perm_rate = {}
     for b in backends:
-        t1, t_all = per_core_and_all(_core.keccak_permutations_with, b, n_perm)
+        t1, t_all = per_core_and_all(_core.merkle.keccak_permutations_with, b, n_perm)
         perm_rate[b] = n_perm / t1
         rows.append(("keccak-f1600 perms/s, one core", b, fmt(n_perm / t1), f"{t_old / t1:.2f}x f1600"))
         rows.append((f"keccak-f1600 perms/s, all {ncpu} cores", b, fmt(n_perm * ncpu / t_all), f"{t_old_all / t_all:.2f}x f1600"))
@@ -100,7 +100,7 @@ def main() -> None:
     roots = {}
     build_rate = {}
     for b in backends:
-        _core.set_keccak_backend(b)
+        _core.merkle.set_keccak_backend(b)
         t, tree = best(StandardMerkleTree.of, values, ENC)
         roots[b] = tree.root
         build_rate[b] = n_big / t
@@ -115,8 +115,8 @@ def main() -> None:
     data = packed(values)
     dump = tree.dump()
     for b in backends:
-        _core.set_keccak_backend(b)
-        t, core = best(_core.build_standard_packed, ENC, data, True)
+        _core.merkle.set_keccak_backend(b)
+        t, core = best(_core.merkle.build_standard_packed, ENC, data, True)
         assert "0x" + core.root.hex() == roots[b]
         rows.append((f"build {n_big:,} leaves from packed ABI bytes", b, fmt(n_big / t), f"{n_big / t / build_rate[b]:.1f}x from values"))
         t, loaded = best(StandardMerkleTree.load, dump, rounds=2)
@@ -129,7 +129,7 @@ def main() -> None:
     t_big = StandardMerkleTree.of(pow_values, ENC)
     proofs = t_big.all_proofs()
     for b in backends:
-        _core.set_keccak_backend(b)
+        _core.merkle.set_keccak_backend(b)
         t, ok = best(verify_many, t_big.root, ENC, pow_values, proofs, rounds=2)
         assert all(ok)
         perms = 2 + depth
@@ -140,11 +140,11 @@ def main() -> None:
     body = json.dumps({"root": t_big.root, "leaf_encoding": ENC,
                        "items": [{"value": pow_values[i], "proof": proofs[i]} for i in range(n_items)]}).encode()
     for b in backends:
-        _core.set_keccak_backend(b)
+        _core.merkle.set_keccak_backend(b)
         t, ok = best(lambda: verify_many_json(body, leaf_encoding=ENC))
         assert all(ok) and len(ok) == n_items
         rows.append((f"verify_many_json, {n_items:,} items (/v1/verify/proofs work)", b, fmt(n_items / t), f"{len(body) / 2**20:.0f} MiB body"))
-    _core.set_keccak_backend(backends[0])
+    _core.merkle.set_keccak_backend(backends[0])
 
     head = ("what", "backend", "rate /s", "ratio")
     w = [max(len(r[i]) for r in rows + [head]) for i in range(4)]

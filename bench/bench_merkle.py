@@ -65,8 +65,8 @@ def npm_run(values: list[list], k: int) -> dict:
 
 
 def keccak_rates(n: int = 2_000_000) -> tuple[float, float]:
-    dt1, _ = timed(_core.keccak_permutations, n)
-    threads = [threading.Thread(target=_core.keccak_permutations, args=(n,)) for _ in range(os.cpu_count() or 1)]
+    dt1, _ = timed(_core.merkle.keccak_permutations, n)
+    threads = [threading.Thread(target=_core.merkle.keccak_permutations, args=(n,)) for _ in range(os.cpu_count() or 1)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()

@@ -191,7 +191,7 @@ def test_car_layout(tmp_path):
     assert header.startswith(b"\xa2\x65roots\x81\xd8\x2a") and header.endswith(b"\x67version\x01")
     from nftreg import _core
 
-    assert _core.cid_info(cid)[2] in header
+    assert _core.cid.cid_info(cid)[2] in header
     assert car.count(data[:4096]) == 1 and len(car) > len(data)
 
 

@@ -20,7 +20,7 @@ from nftreg import _core
 from nftreg.merkle import StandardMerkleTree, verify_many, verify_many_json
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = _core.keccak_backends()
+BACKENDS = _core.merkle.keccak_backends()
 ALL = ["avx512", "avx2", "scalar"]
 ENC = ["address", "uint256"]
 
@@ -33,16 +33,16 @@ def pycryptodome(data: bytes) -> bytes:
 
 @pytest.fixture
 def restore_backend():
-    before = _core.keccak_backend()
+    before = _core.merkle.keccak_backend()
     yield
-    _core.set_keccak_backend(before)
+    _core.merkle.set_keccak_backend(before)
 
 
 def test_backends_listed_fastest_first_and_default_is_fastest():
     assert BACKENDS[-1] == "scalar"
     assert BACKENDS == [b for b in ALL if b in BACKENDS]
     if "NFTREG_KECCAK" not in os.environ:
-        assert _core.keccak_backend() == BACKENDS[0]
+        assert _core.merkle.keccak_backend() == BACKENDS[0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -51,33 +51,33 @@ def test_every_length_matches_pycryptodome_and_eth_hash(backend):
     items = [rng.randbytes(n) for n in range(301)]
     items += [rng.randbytes(n) for n in (135, 136, 137, 271, 272, 273, 407, 408, 409, 1000)] * 3
     rng.shuffle(items)
-    got = _core.keccak256_many(items, backend)
+    got = _core.merkle.keccak256_many(items, backend)
     assert len(got) == len(items)
     for data, h in zip(items, got):
         assert h == pycryptodome(data) == eth_hash_keccak(data), f"{backend}: length {len(data)}"
     # equal lengths fill every lane
     for n in (0, 32, 64, 135, 136, 137):
         same = [rng.randbytes(n) for _ in range(19)]
-        assert _core.keccak256_many(same, backend) == [pycryptodome(x) for x in same]
+        assert _core.merkle.keccak256_many(same, backend) == [pycryptodome(x) for x in same]
 
 
 def test_unknown_and_unavailable_backends_are_refused(restore_backend):
     with pytest.raises(ValueError, match="unknown keccak backend"):
-        _core.set_keccak_backend("avx1024")
+        _core.merkle.set_keccak_backend("avx1024")
     with pytest.raises(ValueError, match="unknown keccak backend"):
-        _core.keccak256_many([b""], "sse9")
+        _core.merkle.keccak256_many([b""], "sse9")
     for b in ALL:
         if b not in BACKENDS:
             with pytest.raises(ValueError, match=f"'{b}' is not available on this CPU"):
-                _core.set_keccak_backend(b)
+                _core.merkle.set_keccak_backend(b)
     for b in BACKENDS:
-        _core.set_keccak_backend(b)
-        assert _core.keccak_backend() == b
+        _core.merkle.set_keccak_backend(b)
+        assert _core.merkle.keccak_backend() == b
 
 
 def _backend_in_child(value: str) -> tuple[str, str]:
     env = dict(os.environ, NFTREG_KECCAK=value)
-    out = subprocess.run([sys.executable, "-c", "from nftreg import _core; print(_core.keccak_backend())"],
+    out = subprocess.run([sys.executable, "-c", "from nftreg import _core; print(_core.merkle.keccak_backend())"],
                          env=env, capture_output=True, text=True, check=True, timeout=60)
     return out.stdout.strip(), out.stderr
 
@@ -103,7 +103,7 @@ def test_trees_proofs_and_verification_identical_on_every_backend(n, restore_bac
     values = _values(n, seed=n)
     seen = {}
     for b in BACKENDS:
-        _core.set_keccak_backend(b)
+        _core.merkle.set_keccak_backend(b)
         tree = StandardMerkleTree.of(values, ENC)
         proofs = tree.all_proofs()
         proof_lists = [proofs[i] for i in range(0, n, max(1, n // 300))]

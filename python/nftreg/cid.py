@@ -29,12 +29,12 @@ DataOrPath = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 def cid_of(data_or_path: DataOrPath, *, profile: str = DEFAULT_PROFILE) -> str:
     """The CID Kubo's ``ipfs add`` gives these bytes (or this file) under ``profile``.
     A ``str`` is a path; pass bytes for content."""
-    return _core.cid_of(data_or_path, profile)
+    return _core.cid.cid_of(data_or_path, profile)
 
 
 def content_hash(data_or_path: DataOrPath) -> bytes:
     """SHA-256 of the content: the 32-byte hash the registry records on-chain."""
-    return _core.content_hash(data_or_path)
+    return _core.cid.content_hash(data_or_path)
 
 
 def content_hash_hex(data_or_path: DataOrPath) -> str:

@@ -119,7 +119,7 @@ def _normalise(raw: Any) -> list[str]:
         raise InvalidInputError(f"metadata_cid: not a CID: {cid!r}")
     # Validate owner and content hash with the same encoder the tree uses.
     try:
-        _core.abi_encode(["address", "bytes32"], [owner, content_hash])
+        _core.merkle.abi_encode(["address", "bytes32"], [owner, content_hash])
     except InvalidInputError as e:
         msg = str(e).replace("values[0][0] (address)", "owner").replace("values[0][1] (bytes32)", "content_hash")
         raise InvalidInputError(msg) from None

@@ -103,36 +103,36 @@ def _root_bytes(root: str | bytes) -> bytes:
 
 
 def _proves(root: bytes, leaf: bytes, proof: Sequence[str | bytes]) -> bool:
-    return bytes(_core.process_proof(leaf, list(proof))) == root
+    return bytes(_core.merkle.process_proof(leaf, list(proof))) == root
 
 
 def _multiproves(root: bytes, hashes: list[bytes], multiproof: Mapping[str, Any]) -> bool:
     """Does the multiproof (leaves already hashed) reach ``root``? Malformed is simply False."""
     _, proof, flags = _multiproof_parts(multiproof)
     try:
-        return bytes(_core.process_multiproof(hashes, proof, flags)) == root
+        return bytes(_core.merkle.process_multiproof(hashes, proof, flags)) == root
     except InvalidInputError:
         return False
 
 
 def _simple_leaf(value: str | bytes) -> bytes:
     """A SimpleMerkleTree leaf is the bytes32 value itself (validated by the ABI encoder)."""
-    return bytes(_core.abi_encode(["bytes32"], [value]))
+    return bytes(_core.merkle.abi_encode(["bytes32"], [value]))
 
 
 def leaf_hash(leaf_encoding: Sequence[str], value: Sequence[Any]) -> str:
     """``keccak256(keccak256(abi.encode(leaf_encoding, value)))`` as 0x-hex."""
-    return _hex(_core.standard_leaf_hash(list(leaf_encoding), value))
+    return _hex(_core.merkle.standard_leaf_hash(list(leaf_encoding), value))
 
 
 def abi_encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
     """``abi.encode(types..., values...)``."""
-    return _core.abi_encode(list(types), values)
+    return _core.merkle.abi_encode(list(types), values)
 
 
 def keccak256(data: bytes | str) -> str:
     """Ethereum keccak-256 of bytes (or 0x-hex) as 0x-hex."""
-    return _hex(_core.keccak(data))
+    return _hex(_core.merkle.keccak(data))
 
 
 def verify_many(
@@ -144,7 +144,7 @@ def verify_many(
     """Verify ``proofs[i]`` for ``values[i]`` against ``root``, in parallel on all cores with the
     GIL released. A malformed value or proof gives ``False`` for that item only; mismatched
     lengths or a bad root/encoding raise ``InvalidInputError``."""
-    return _core.verify_many(root, list(leaf_encoding), values, proofs)
+    return _core.merkle.verify_many(root, list(leaf_encoding), values, proofs)
 
 
 def verify_many_json(body: bytes, *, leaf_encoding: Sequence[str], max_items: int = 1 << 62) -> list[bool]:
@@ -154,7 +154,7 @@ def verify_many_json(body: bytes, *, leaf_encoding: Sequence[str], max_items: in
     Parsing, hashing and folding run in Rust on all cores with the GIL released. A malformed
     item gives ``False``; a malformed document, root or encoding, or more than ``max_items``
     items, raises ``InvalidInputError``."""
-    return _core.verify_proofs_json(body, list(leaf_encoding), max_items)
+    return _core.merkle.verify_proofs_json(body, list(leaf_encoding), max_items)
 
 
 class ProofStream:
@@ -168,7 +168,7 @@ class ProofStream:
     __slots__ = ("_inner",)
 
     def __init__(self, *, leaf_encoding: Sequence[str], max_items: int = 1 << 62) -> None:
-        self._inner = _core.ProofStream(list(leaf_encoding), max_items)
+        self._inner = _core.merkle.ProofStream(list(leaf_encoding), max_items)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Append the next chunk of the body."""
@@ -297,7 +297,7 @@ def _load_core(data: Mapping[str, Any], positions: list[int]) -> Any:
         )
     if len(set(positions)) != len(positions):
         raise InvalidInputError("dump's values share a treeIndex")
-    return _core.core_from_dump(tree, positions)
+    return _core.merkle.core_from_dump(tree, positions)
 
 
 class StandardMerkleTree(_TreeBase):
@@ -320,7 +320,7 @@ class StandardMerkleTree(_TreeBase):
         if isinstance(leaf_encoding, str):
             raise InvalidInputError("leaf_encoding must be a list of type names, not a string")
         values = list(values)
-        core = _core.build_standard(list(leaf_encoding), values, sort_leaves)
+        core = _core.merkle.build_standard(list(leaf_encoding), values, sort_leaves)
         return cls(core, values, list(leaf_encoding))
 
     @property
@@ -331,21 +331,21 @@ class StandardMerkleTree(_TreeBase):
         return _hex(self._leaf_hash(value))
 
     def _leaf_hash(self, value: Any) -> bytes:
-        return bytes(_core.standard_leaf_hash(self._leaf_encoding, value))
+        return bytes(_core.merkle.standard_leaf_hash(self._leaf_encoding, value))
 
     def _all_leaf_hashes(self) -> bytes:
-        return bytes(_core.standard_leaf_hashes(self._leaf_encoding, self._values))
+        return bytes(_core.merkle.standard_leaf_hashes(self._leaf_encoding, self._values))
 
     @staticmethod
     def _verify_static(root: str | bytes, leaf_encoding: Sequence[str], value: Sequence[Any], proof: Sequence[str | bytes]) -> bool:
         """``StandardMerkleTree.verify(root, leaf_encoding, value, proof)``."""
-        return _proves(_root_bytes(root), _core.standard_leaf_hash(list(leaf_encoding), value), proof)
+        return _proves(_root_bytes(root), _core.merkle.standard_leaf_hash(list(leaf_encoding), value), proof)
 
     @staticmethod
     def _verify_multiproof_static(root: str | bytes, leaf_encoding: Sequence[str], multiproof: Mapping[str, Any]) -> bool:
         """``StandardMerkleTree.verify_multiproof(root, leaf_encoding, multiproof)``."""
         leaves, _, _ = _multiproof_parts(multiproof)
-        hashes = [_core.standard_leaf_hash(list(leaf_encoding), v) for v in leaves]
+        hashes = [_core.merkle.standard_leaf_hash(list(leaf_encoding), v) for v in leaves]
         return _multiproves(_root_bytes(root), hashes, multiproof)
 
     verify = _hybridmethod(_verify_static, _TreeBase._verify_instance)
@@ -387,7 +387,7 @@ class SimpleMerkleTree(_TreeBase):
     @classmethod
     def of(cls, values: Sequence[str | bytes], *, sort_leaves: bool = True) -> SimpleMerkleTree:
         values = list(values)
-        return cls(_core.build_simple(values, sort_leaves), values)
+        return cls(_core.merkle.build_simple(values, sort_leaves), values)
 
     def leaf_hash(self, value: str | bytes) -> str:
         return _hex(self._leaf_hash(value))

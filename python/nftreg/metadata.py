@@ -66,7 +66,7 @@ def _valid_cid(cid: str) -> bool:
     from nftreg import _core
 
     try:
-        _core.cid_info(cid)
+        _core.cid.cid_info(cid)
     except ValueError:
         return False
     return True

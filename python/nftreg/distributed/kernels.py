@@ -56,7 +56,7 @@ def _body(root: str, enc: Sequence[str], items: Sequence[bytes] | None, body_ite
 
 
 def _kernel(root: str, enc: Sequence[str], items: Sequence[bytes] | None, body_items: bytes = b"") -> list[bool]:
-    return _core.verify_proofs_json(_body(root, enc, items, body_items), list(enc), 1 << 62)
+    return _core.merkle.verify_proofs_json(_body(root, enc, items, body_items), list(enc), 1 << 62)
 
 
 def _why_proof_failed(item: Any, root: str | None, enc: Sequence[str] | None) -> str:
@@ -70,14 +70,14 @@ def _why_proof_failed(item: Any, root: str | None, enc: Sequence[str] | None) ->
     if "value" not in item or "proof" not in item:
         return "malformed line: needs 'value' and 'proof'"
     try:
-        leaf = _core.standard_leaf_hash(list(enc), item["value"])
+        leaf = _core.merkle.standard_leaf_hash(list(enc), item["value"])
     except (NftregError, TypeError, ValueError, OverflowError) as e:
         return f"bad value: {e}"
     proof = item["proof"]
     if not isinstance(proof, list):
         return "bad proof: not a list"
     try:
-        reached = bytes(_core.process_proof(leaf, proof))
+        reached = bytes(_core.merkle.process_proof(leaf, proof))
     except (NftregError, TypeError, ValueError) as e:
         return f"bad proof: {e}"
     if "0x" + reached.hex() != root.lower():
@@ -142,7 +142,7 @@ def _parses(root: str, enc: Sequence[str], lines: Sequence[bytes]) -> bool:
     """Do these lines make a well-formed body? (A parse-only kernel call: with ``max_items``
     0 the kernel refuses before hashing, naming the item count only if the body parsed.)"""
     try:
-        _core.verify_proofs_json(_body(root, enc, lines), list(enc), 0)
+        _core.merkle.verify_proofs_json(_body(root, enc, lines), list(enc), 0)
     except NftregError as e:
         return str(e).startswith("at most 0 items")
     return True

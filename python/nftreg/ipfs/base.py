@@ -75,9 +75,9 @@ def walk_dag(root: str, get_block: Callable[[str], bytes]) -> Iterator[tuple[str
         seen.add(cid)
         block = get_block(cid)
         yield cid, block
-        _, codec, _, _ = _core.cid_info(cid)
+        _, codec, _, _ = _core.cid.cid_info(cid)
         if codec == 0x70:
-            links, _ = _core.decode_dag_pb(block)
+            links, _ = _core.cid.decode_dag_pb(block)
             stack.extend(reversed(links))
 
 
@@ -88,10 +88,10 @@ def iter_file_chunks(root: str, get_block: Callable[[str], bytes]) -> Iterator[b
     while stack:
         c = stack.pop()
         block = get_block(c)
-        if _core.cid_info(c)[1] == 0x55:  # raw leaf
+        if _core.cid.cid_info(c)[1] == 0x55:  # raw leaf
             yield block
             continue
-        links, data = _core.decode_dag_pb(block)
+        links, data = _core.cid.decode_dag_pb(block)
         if links:
             stack.extend(reversed(links))
         elif data:
@@ -100,9 +100,9 @@ def iter_file_chunks(root: str, get_block: Callable[[str], bytes]) -> Iterator[b
 
 def write_car(root: str, get_block: Callable[[str], bytes], out: BinaryIO) -> None:
     """Write a CARv1 file (header, then varint-framed cid+block sections)."""
-    _, _, root_bytes, _ = _core.cid_info(root)
+    _, _, root_bytes, _ = _core.cid.cid_info(root)
     header = _car_header(root_bytes)
     out.write(_varint(len(header)) + header)
     for cid, block in walk_dag(root, get_block):
-        cid_bytes = _core.cid_info(cid)[2]
+        cid_bytes = _core.cid.cid_info(cid)[2]
         out.write(_varint(len(cid_bytes) + len(block)) + cid_bytes + block)

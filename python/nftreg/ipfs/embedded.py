@@ -35,7 +35,7 @@ class EmbeddedStore:
 
     # -- writing ---------------------------------------------------------------------------
     def add_bytes(self, data: bytes, *, pin: bool = True) -> str:
-        cid, _, _ = _core.import_to_blockstore(bytes(data), self.blocks, self.profile)
+        cid, _, _ = _core.cid.import_to_blockstore(bytes(data), self.blocks, self.profile)
         if pin:
             self.pin(cid)
         return cid
@@ -43,14 +43,14 @@ class EmbeddedStore:
     def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str:
         if not os.path.isfile(path):
             raise InvalidInputError(f"not a readable file: {os.fspath(path)!r}")
-        cid, _, _ = _core.import_to_blockstore(os.fspath(path), self.blocks, self.profile)
+        cid, _, _ = _core.cid.import_to_blockstore(os.fspath(path), self.blocks, self.profile)
         if pin:
             self.pin(cid)
         return cid
 
     # -- reading ---------------------------------------------------------------------------
     def _path(self, cid: str) -> Path:
-        return Path(_core.blockstore_path(self.blocks, cid))
+        return Path(_core.cid.blockstore_path(self.blocks, cid))
 
     def get_block(self, cid: str) -> bytes:
         path = self._path(cid)
@@ -58,7 +58,7 @@ class EmbeddedStore:
             block = path.read_bytes()
         except FileNotFoundError:
             raise IpfsError(f"block {cid} is not in the local store") from None
-        if not _core.block_matches(cid, block):
+        if not _core.cid.block_matches(cid, block):
             raise ContentIntegrityError(f"block {cid} is corrupted: its bytes do not hash to its CID")
         return block
 
@@ -74,7 +74,7 @@ class EmbeddedStore:
 
     # -- pins ------------------------------------------------------------------------------
     def _pin_path(self, cid: str) -> Path:
-        return self.pins / _core.cid_info(cid)[3]
+        return self.pins / _core.cid.cid_info(cid)[3]
 
     def pin(self, cid: str) -> None:
         if not self.has(cid):

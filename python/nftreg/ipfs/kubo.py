@@ -98,7 +98,7 @@ class KuboStore:
 
     def get_block(self, cid: str) -> bytes:
         block = self._call("block get", self._client.block.get, cid)
-        if not _core.block_matches(cid, block):
+        if not _core.cid.block_matches(cid, block):
             raise ContentIntegrityError(f"block {cid} from the daemon does not hash to its CID")
         return block
 
@@ -135,8 +135,8 @@ class KuboStore:
         except IpfsError:
             return False
         keys = res.get("Keys", {})
-        canonical = _core.cid_info(cid)[3]
-        return any(_core.cid_info(k)[3] == canonical for k in keys)
+        canonical = _core.cid.cid_info(cid)[3]
+        return any(_core.cid.cid_info(k)[3] == canonical for k in keys)
 
     def export_car(self, cid: str, out: BinaryIO) -> None:
         write_car(cid, self.get_block, out)

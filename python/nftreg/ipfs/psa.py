@@ -77,7 +77,7 @@ def _check_cid(cid: Any, field: str = "cid") -> str:
     if not isinstance(cid, str) or not cid:
         raise _bad(f"{field}: a CID string is required")
     try:
-        _core.cid_info(cid)
+        _core.cid.cid_info(cid)
     except (ValueError, TypeError):
         raise _bad(f"{field}: {cid!r} is not a valid CID") from None
     return cid

@@ -37,7 +37,7 @@ def address(v: str, what: str = "owner") -> str:
 
 def cid(v: str, what: str) -> str:
     try:
-        _core.cid_info(v)
+        _core.cid.cid_info(v)
     except (ValueError, TypeError):
         raise Unprocessable(f"{what}: not a valid CID") from None
     return v

@@ -43,18 +43,18 @@ def recover_addresses(
     digests: Sequence[BytesLike], signatures: Sequence[BytesLike], *, allow_compact: bool = False
 ) -> list[str | None]:
     """Signer address of each (32-byte digest, signature), or ``None`` where invalid."""
-    return _core.recover_addresses(digests, signatures, allow_compact=allow_compact)
+    return _core.sig.recover_addresses(digests, signatures, allow_compact=allow_compact)
 
 
 def recover_addresses_packed(digests: BytesLike, signatures: BytesLike) -> tuple[bytes, bytes]:
     """Packed path for very large batches: ``digests`` is n×32 contiguous bytes and
     ``signatures`` n×65. Returns (n×20 address bytes, n validity bytes: 1 valid / 0 invalid)."""
-    return _core.recover_addresses_packed(digests, signatures)
+    return _core.sig.recover_addresses_packed(digests, signatures)
 
 
 def personal_sign_digest(message: bytes | str) -> bytes:
     """EIP-191 version 0x45 digest of ``message``."""
-    return _core.personal_sign_digest(message)
+    return _core.sig.personal_sign_digest(message)
 
 
 def verify_personal_sign(
@@ -65,7 +65,7 @@ def verify_personal_sign(
     allow_compact: bool = False,
 ) -> list[bool]:
     """Did ``addresses[i]`` sign ``messages[i]`` with ``personal_sign`` (EIP-191)?"""
-    return _core.verify_personal_sign(messages, signatures, addresses, allow_compact=allow_compact)
+    return _core.sig.verify_personal_sign(messages, signatures, addresses, allow_compact=allow_compact)
 
 
 def eip712_digest(typed_data: Mapping[str, Any] | str) -> bytes:
@@ -74,7 +74,7 @@ def eip712_digest(typed_data: Mapping[str, Any] | str) -> bytes:
     ``encode_typed_data(full_message=...)``. Integers are exact at any size; ``bytes`` values
     stand for their 0x-hex; floats are refused. Raises ``InvalidInputError`` naming the bad
     value (e.g. ``message.from.wallet``)."""
-    return _core.eip712_digest(typed_data)
+    return _core.sig.eip712_digest(typed_data)
 
 
 def verify_typed_data(
@@ -90,11 +90,11 @@ def verify_typed_data(
     Items that share ``types`` and ``domain`` (the usual batch) share their type hashes and
     domain separator, so only each ``message`` is hashed per item. An item that is not valid
     typed data is ``False``; it never raises."""
-    return _core.verify_typed_data(typed_data_list, signatures, addresses, allow_compact=allow_compact)
+    return _core.sig.verify_typed_data(typed_data_list, signatures, addresses, allow_compact=allow_compact)
 
 
 def verify_ed25519(
     messages: Sequence[bytes | str], signatures: Sequence[BytesLike], public_keys: Sequence[BytesLike]
 ) -> list[bool]:
     """RFC 8032 Ed25519 verification, in batches, with per-item fallback when a batch fails."""
-    return _core.verify_ed25519(messages, signatures, public_keys)
+    return _core.sig.verify_ed25519(messages, signatures, public_keys)

@@ -8,8 +8,10 @@
 //! stays bounded (one batch) whatever the file size.
 
 pub mod dagpb;
+pub mod error;
 pub mod multiformats;
 pub mod unixfs;
 
+pub use error::{cid_from_str, profile_named, CidError};
 pub use multiformats::{cid_to_string, parse_cid, Cid};
 pub use unixfs::{import, Profile};

@@ -6,6 +6,7 @@
 pub mod abi;
 pub mod error;
 pub mod keccak;
+pub mod value;
 
 pub use error::{EthError, Result};
 pub use keccak::{keccak256, Hash};

@@ -3,7 +3,6 @@
 //! Keccak and the Solidity ABI encoding of leaf values live in the shared `nftreg-eth` crate.
 
 pub mod error;
-pub mod json;
 pub mod tree;
 
 pub use error::{MerkleError, Result};

@@ -7,11 +7,11 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use crate::errors::invalid;
+use crate::errors::{invalid, Result};
 
 /// The bytes of a bytes-like object without a copy when it is `bytes` (read in place), else a
 /// copy as `bytes_like` makes one (for large request bodies handed to Rust whole).
-pub fn bytes_view<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+pub fn bytes_view<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(std::borrow::Cow::Borrowed(b.as_bytes()));
     }
@@ -20,7 +20,7 @@ pub fn bytes_view<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<std::bo
 
 /// Copy the bytes of a bytes-like object or a 0x-hex string. `what` names the argument in
 /// error messages.
-pub fn bytes_like(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+pub fn bytes_like(obj: &Bound<'_, PyAny>, what: &str) -> Result<Vec<u8>> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }

@@ -1,5 +1,7 @@
-//! Binding for `nftreg-cid`: CIDs and content hashes of bytes or files (streamed, GIL released),
-//! import into a local blockstore directory, block checks and dag-pb decoding.
+//! `_core.cid`: binding for `nftreg-cid`: CIDs and content hashes of bytes or files (streamed,
+//! GIL released), block checks and dag-pb decoding, and the embedded store's blockstore writer
+//! (one file per block, written atomically: this logic lives here, next to the import that
+//! produces the blocks, because it is the only disk layout nftreg writes from Rust).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -10,12 +12,12 @@ use pyo3::types::{PyBytes, PyString};
 
 use nftreg_cid::dagpb;
 use nftreg_cid::unixfs::{self, Profile};
-use nftreg_cid::{cid_to_string, parse_cid, Cid};
+use nftreg_cid::{cid_from_str, cid_to_string, profile_named, Cid, CidError};
 
-use crate::errors::invalid;
+use crate::errors::{invalid, Result};
 
-fn profile(name: &str) -> PyResult<Profile> {
-    Profile::by_name(name).ok_or_else(|| invalid(format!("unknown profile {name:?} (expected 'unixfs-v1-2025' or 'unixfs-v0-2015')")))
+fn profile(name: &str) -> Result<Profile> {
+    Ok(profile_named(name)?)
 }
 
 /// Input: `bytes` (read in place: immutable, kept alive by the caller's reference), another
@@ -26,7 +28,7 @@ enum Source<'py> {
     Path(PathBuf),
 }
 
-fn source<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Source<'py>> {
+fn source<'py>(obj: &Bound<'py, PyAny>) -> Result<Source<'py>> {
     if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
         let p: PathBuf = obj.extract().map_err(|_| invalid("path: not a valid path"))?;
         return Ok(Source::Path(p));
@@ -43,7 +45,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
-fn open(p: &Path) -> PyResult<File> {
+fn open(p: &Path) -> Result<File> {
     // Chunks are read 256 KiB - 1 MiB at a time: no BufReader (it would only add a copy).
     File::open(p).map_err(|e| invalid(format!("{}: {e}", p.display())))
 }
@@ -53,7 +55,7 @@ fn with_reader<T: Send>(
     py: Python<'_>,
     src: &Source<'_>,
     f: impl FnOnce(Input<'_>) -> std::io::Result<T> + Send,
-) -> PyResult<T> {
+) -> Result<T> {
     let r = match src {
         Source::Borrowed(b) => {
             let bytes = b.as_bytes();
@@ -65,7 +67,7 @@ fn with_reader<T: Send>(
             py.allow_threads(|| f(Input::File(file)))
         }
     };
-    r.map_err(|e| crate::errors::invalid(format!("read failed: {e}")))
+    Ok(r.map_err(CidError::Read)?)
 }
 
 enum Input<'a> {
@@ -85,7 +87,7 @@ impl Read for Input<'_> {
 /// CID of `data_or_path` as Kubo's `ipfs add --only-hash` gives it for `profile`.
 #[pyfunction]
 #[pyo3(signature = (data_or_path, profile_name = "unixfs-v1-2025"))]
-fn cid_of(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, profile_name: &str) -> PyResult<String> {
+fn cid_of(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, profile_name: &str) -> Result<String> {
     let p = profile(profile_name)?;
     let src = source(data_or_path)?;
     let r = with_reader(py, &src, |r| unixfs::cid_only(r, p))?;
@@ -94,7 +96,7 @@ fn cid_of(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, profile_name: &str) -
 
 /// SHA-256 of the bytes (the asset's on-chain content hash).
 #[pyfunction]
-fn content_hash<'py>(py: Python<'py>, data_or_path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn content_hash<'py>(py: Python<'py>, data_or_path: &Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let src = source(data_or_path)?;
     let h = with_reader(py, &src, |r| unixfs::sha256_stream(r))?;
     Ok(PyBytes::new(py, &h))
@@ -111,7 +113,7 @@ fn block_path(dir: &Path, cid: &str) -> PathBuf {
 /// (root CID, file size, number of blocks).
 #[pyfunction]
 #[pyo3(signature = (data_or_path, blockstore, profile_name = "unixfs-v1-2025"))]
-fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockstore: PathBuf, profile_name: &str) -> PyResult<(String, u64, u64)> {
+fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockstore: PathBuf, profile_name: &str) -> Result<(String, u64, u64)> {
     let p = profile(profile_name)?;
     let src = source(data_or_path)?;
     let dir = blockstore.clone();
@@ -128,7 +130,9 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
                 return;
             }
             let res = (|| {
-                std::fs::create_dir_all(path.parent().expect("block path has a parent"))?;
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
                 // Unique per process and call: concurrent imports of the same block must not
                 // share a temporary file.
                 let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -147,37 +151,37 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
         })
     })?;
     if let Some(e) = write_err {
-        return Err(pyo3::exceptions::PyOSError::new_err(format!("blockstore write failed: {e}")));
+        return Err(CidError::Write(e).into());
     }
     Ok((cid_to_string(&r.root), r.filesize, r.blocks))
 }
 
 /// Path of a block's file inside a blockstore directory.
 #[pyfunction]
-fn blockstore_path(blockstore: PathBuf, cid: &str) -> PyResult<PathBuf> {
-    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+fn blockstore_path(blockstore: PathBuf, cid: &str) -> Result<PathBuf> {
+    let c = cid_from_str(cid)?;
     Ok(block_path(&blockstore, &cid_to_string(&c)))
 }
 
 /// Does `block` hash to `cid`?
 #[pyfunction]
-fn block_matches(cid: &str, block: &[u8]) -> PyResult<bool> {
-    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+fn block_matches(cid: &str, block: &[u8]) -> Result<bool> {
+    let c = cid_from_str(cid)?;
     Ok(c.matches(block))
 }
 
 /// (version, codec, binary CID) of a CID string, with its canonical string form.
 #[pyfunction]
-fn cid_info<'py>(py: Python<'py>, cid: &str) -> PyResult<(u8, u64, Bound<'py, PyBytes>, String)> {
-    let c = parse_cid(cid).ok_or_else(|| invalid(format!("not a valid CID: {cid:?}")))?;
+fn cid_info<'py>(py: Python<'py>, cid: &str) -> Result<(u8, u64, Bound<'py, PyBytes>, String)> {
+    let c = cid_from_str(cid)?;
     Ok((c.version, c.codec, PyBytes::new(py, &c.to_bytes()), cid_to_string(&c)))
 }
 
 /// Decode a dag-pb block: (child CIDs, UnixFS file data bytes).
 #[pyfunction]
-fn decode_dag_pb<'py>(py: Python<'py>, block: &[u8]) -> PyResult<(Vec<String>, Bound<'py, PyBytes>)> {
-    let d = dagpb::decode_pb_node(block).ok_or_else(|| invalid("not a valid dag-pb block"))?;
-    let data = dagpb::unixfs_data(&d.data).ok_or_else(|| invalid("not a valid UnixFS node"))?;
+fn decode_dag_pb<'py>(py: Python<'py>, block: &[u8]) -> Result<(Vec<String>, Bound<'py, PyBytes>)> {
+    let d = dagpb::decode_pb_node(block).ok_or(CidError::NotDagPb)?;
+    let data = dagpb::unixfs_data(&d.data).ok_or(CidError::NotUnixfs)?;
     Ok((d.links.iter().map(cid_to_string).collect(), PyBytes::new(py, &data)))
 }
 

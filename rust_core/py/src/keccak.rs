@@ -1,15 +1,16 @@
 //! Keccak backend control and batch hashing for Python: which multi-lane backend runs
 //! (`nftreg_eth::keccak::dispatch`), switching it for tests and benchmarks, and batch
 //! keccak-256 so Python tests can compare every backend with independent implementations.
+//! Registered in `_core.merkle`, next to `keccak`.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use nftreg_eth::keccak::{self, Backend};
 
-use crate::errors::invalid;
+use crate::errors::{invalid, Result};
 
-fn parse(name: &str) -> PyResult<Backend> {
+fn parse(name: &str) -> Result<Backend> {
     Backend::parse(name).ok_or_else(|| invalid(format!("unknown keccak backend {name:?}: expected avx512, avx2 or scalar")))
 }
 
@@ -28,14 +29,14 @@ fn keccak_backend() -> &'static str {
 /// Use `name` for every later batch hash in this process; raises ValueError naming the
 /// missing CPU feature if this CPU cannot run it.
 #[pyfunction]
-fn set_keccak_backend(name: &str) -> PyResult<()> {
+fn set_keccak_backend(name: &str) -> Result<()> {
     keccak::set_backend(parse(name)?).map_err(|e| invalid(e.to_string()))
 }
 
 /// keccak-256 of each bytes-like item, hashed in lanes by `backend` (default: the active one).
 #[pyfunction]
 #[pyo3(signature = (items, backend=None))]
-fn keccak256_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>, backend: Option<&str>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+fn keccak256_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>, backend: Option<&str>) -> Result<Vec<Bound<'py, PyBytes>>> {
     let lanes = match backend {
         Some(name) => parse(name)?.lanes_handle().map_err(|e| invalid(e.to_string()))?,
         None => keccak::Lanes::active(),
@@ -53,7 +54,7 @@ fn keccak256_many<'py>(py: Python<'py>, items: &Bound<'py, PyList>, backend: Opt
 /// Run `n` Keccak-f[1600] permutations on one core with `backend` (benchmark ceiling);
 /// returns a state word so the work cannot be optimised away.
 #[pyfunction]
-fn keccak_permutations_with(py: Python<'_>, backend: &str, n: u64) -> PyResult<u64> {
+fn keccak_permutations_with(py: Python<'_>, backend: &str, n: u64) -> Result<u64> {
     let lanes = parse(backend)?.lanes_handle().map_err(|e| invalid(e.to_string()))?;
     Ok(py.allow_threads(|| lanes.permute_n(n)))
 }

@@ -13,7 +13,7 @@ use nftreg_sig::{ecdsa, ed25519, eip712};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 
-use crate::errors::{invalid, invariant};
+use crate::errors::{invalid, invariant, Result};
 
 /// Per-item bytes: `bytes`/`bytearray`/buffers as-is, `str` as 0x-hex; None if malformed.
 fn item_bytes(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
@@ -37,19 +37,19 @@ fn message_bytes(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
     crate::buffers::bytes_like(obj, "").ok()
 }
 
-fn seq<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PySequence>> {
+fn seq<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PySequence>> {
     if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
         return Err(invalid(format!("{what} must be a list, not a single str/bytes")));
     }
     obj.downcast::<PySequence>().cloned().map_err(|_| invalid(format!("{what} must be a list")))
 }
 
-fn collect<T>(obj: &Bound<'_, PyAny>, what: &str, f: impl Fn(&Bound<'_, PyAny>) -> Option<T>) -> PyResult<Vec<Option<T>>> {
+fn collect<T>(obj: &Bound<'_, PyAny>, what: &str, f: impl Fn(&Bound<'_, PyAny>) -> Option<T>) -> Result<Vec<Option<T>>> {
     let s = seq(obj, what)?;
     (0..s.len()?).map(|i| Ok(f(&s.get_item(i)?))).collect()
 }
 
-fn same_len(lens: &[(&str, usize)]) -> PyResult<usize> {
+fn same_len(lens: &[(&str, usize)]) -> Result<usize> {
     let n = lens[0].1;
     for (name, l) in &lens[1..] {
         if *l != n {
@@ -100,14 +100,14 @@ impl AddressIn {
     }
 }
 
-fn addresses_in(obj: &Bound<'_, PyAny>) -> PyResult<Vec<AddressIn>> {
+fn addresses_in(obj: &Bound<'_, PyAny>) -> Result<Vec<AddressIn>> {
     let s = seq(obj, "addresses")?;
     (0..s.len()?).map(|i| Ok(AddressIn::from_py(&s.get_item(i)?))).collect()
 }
 
 #[pyfunction]
 #[pyo3(signature = (digests, signatures, *, allow_compact = false))]
-fn recover_addresses(py: Python<'_>, digests: &Bound<'_, PyAny>, signatures: &Bound<'_, PyAny>, allow_compact: bool) -> PyResult<Vec<Option<String>>> {
+fn recover_addresses(py: Python<'_>, digests: &Bound<'_, PyAny>, signatures: &Bound<'_, PyAny>, allow_compact: bool) -> Result<Vec<Option<String>>> {
     let d = collect(digests, "digests", |o| digest32(item_bytes(o)))?;
     let s = collect(signatures, "signatures", item_bytes)?;
     same_len(&[("digests", d.len()), ("signatures", s.len())])?;
@@ -131,7 +131,7 @@ fn recover_addresses_packed<'py>(
     py: Python<'py>,
     digests: &Bound<'py, PyAny>,
     signatures: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+) -> Result<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
     let d = crate::buffers::bytes_like(digests, "digests")?;
     let s = crate::buffers::bytes_like(signatures, "signatures")?;
     if d.len() % 32 != 0 {
@@ -173,7 +173,7 @@ fn verify_personal_sign(
     signatures: &Bound<'_, PyAny>,
     addresses: &Bound<'_, PyAny>,
     allow_compact: bool,
-) -> PyResult<Vec<bool>> {
+) -> Result<Vec<bool>> {
     let m = collect(messages, "messages", message_bytes)?;
     let s = collect(signatures, "signatures", item_bytes)?;
     let a = addresses_in(addresses)?;
@@ -199,7 +199,7 @@ fn verify_personal_sign(
 
 /// Python typed data → JSON value, as `json.dumps` would write it, except that bytes become
 /// 0x-hex and floats are refused (no EIP-712 type takes one).
-fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Result<Value, String> {
+fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> std::result::Result<Value, String> {
     if depth > 64 {
         return Err("typed data is nested more than 64 levels deep".into());
     }
@@ -228,10 +228,10 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Result<Value, String> {
         return Ok(Value::Object(m));
     }
     if let Ok(l) = obj.downcast::<PyList>() {
-        return l.iter().map(|v| to_json(&v, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+        return l.iter().map(|v| to_json(&v, depth + 1)).collect::<std::result::Result<_, _>>().map(Value::Array);
     }
     if let Ok(t) = obj.downcast::<PyTuple>() {
-        return t.iter().map(|v| to_json(&v, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+        return t.iter().map(|v| to_json(&v, depth + 1)).collect::<std::result::Result<_, _>>().map(Value::Array);
     }
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(Value::String(format!("0x{}", hex::encode(b.as_bytes()))));
@@ -275,7 +275,7 @@ struct DictContexts<'py> {
     seen: Vec<(Bound<'py, PyAny>, Value, Arc<eip712::Context>)>,
 }
 
-fn get<'py>(d: &Bound<'py, PyAny>, key: &str) -> Result<Option<Bound<'py, PyAny>>, String> {
+fn get<'py>(d: &Bound<'py, PyAny>, key: &str) -> std::result::Result<Option<Bound<'py, PyAny>>, String> {
     if let Ok(d) = d.downcast::<PyDict>() {
         return d.get_item(key).map_err(|e| e.to_string());
     }
@@ -288,7 +288,7 @@ fn get<'py>(d: &Bound<'py, PyAny>, key: &str) -> Result<Option<Bound<'py, PyAny>
 }
 
 impl<'py> DictContexts<'py> {
-    fn item(&mut self, obj: &Bound<'py, PyAny>) -> Result<TypedItem, String> {
+    fn item(&mut self, obj: &Bound<'py, PyAny>) -> std::result::Result<TypedItem, String> {
         if let Ok(s) = obj.downcast::<PyString>() {
             return s.to_str().map(|s| TypedItem::Text(s.to_owned())).map_err(|e| e.to_string());
         }
@@ -328,7 +328,7 @@ impl<'py> DictContexts<'py> {
 
 /// EIP-712 digest of typed data: a mapping (the full message form) or its JSON text.
 #[pyfunction]
-fn eip712_digest<'py>(py: Python<'py>, typed_data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn eip712_digest<'py>(py: Python<'py>, typed_data: &Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let mut ctxs = DictContexts::default();
     let d = match ctxs.item(typed_data).map_err(|e| invalid(format!("typed data: {e}")))? {
         TypedItem::Text(t) => eip712::digest_json(&t),
@@ -349,7 +349,7 @@ fn verify_typed_data(
     signatures: &Bound<'_, PyAny>,
     addresses: &Bound<'_, PyAny>,
     allow_compact: bool,
-) -> PyResult<Vec<bool>> {
+) -> Result<Vec<bool>> {
     let list = seq(typed_data_list, "typed_data_list")?;
     let sigs = seq(signatures, "signatures")?;
     let addrs = seq(addresses, "addresses")?;
@@ -421,7 +421,7 @@ fn verify_typed_chunk(work: &[(TypedItem, Option<Vec<u8>>, AddressIn)], allow_co
 }
 
 #[pyfunction]
-fn verify_ed25519(py: Python<'_>, messages: &Bound<'_, PyAny>, signatures: &Bound<'_, PyAny>, public_keys: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+fn verify_ed25519(py: Python<'_>, messages: &Bound<'_, PyAny>, signatures: &Bound<'_, PyAny>, public_keys: &Bound<'_, PyAny>) -> Result<Vec<bool>> {
     let m = collect(messages, "messages", message_bytes)?;
     let s = collect(signatures, "signatures", item_bytes)?;
     let k = collect(public_keys, "public_keys", item_bytes)?;
@@ -441,7 +441,7 @@ fn verify_ed25519(py: Python<'_>, messages: &Bound<'_, PyAny>, signatures: &Boun
 
 /// EIP-191 personal_sign digest of one message.
 #[pyfunction]
-fn personal_sign_digest<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn personal_sign_digest<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let m = message_bytes(message).ok_or_else(|| invalid("message: expected bytes or str"))?;
     Ok(PyBytes::new(py, &ecdsa::personal_digest(&m)))
 }

@@ -12,25 +12,26 @@ use nftreg_tlog::tile::{self, TileId};
 use nftreg_tlog::{Hash, TlogError, Tree};
 
 use crate::buffers::bytes_like;
-use crate::errors::{invalid, invariant};
+use crate::errors::{invariant, Error, Result};
 
-fn terr(e: TlogError) -> PyErr {
-    match e {
-        TlogError::Invalid(m) => invalid(m),
-        TlogError::Invariant(m) => invariant(m),
-    }
+fn terr(e: TlogError) -> Error {
+    e.into()
 }
 
-fn hash32(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Hash> {
+fn invalid(msg: impl Into<String>) -> Error {
+    crate::errors::invalid(msg)
+}
+
+fn hash32(obj: &Bound<'_, PyAny>, what: &str) -> Result<Hash> {
     let b = bytes_like(obj, what)?;
     b.as_slice().try_into().map_err(|_| invalid(format!("{what}: expected 32 bytes, got {}", b.len())))
 }
 
-fn hashes(objs: &[Bound<'_, PyAny>], what: &str) -> PyResult<Vec<Hash>> {
+fn hashes(objs: &[Bound<'_, PyAny>], what: &str) -> Result<Vec<Hash>> {
     objs.iter().enumerate().map(|(i, o)| hash32(o, &format!("{what}[{i}]"))).collect()
 }
 
-fn entries_of(objs: &[Bound<'_, PyAny>]) -> PyResult<Vec<Vec<u8>>> {
+fn entries_of(objs: &[Bound<'_, PyAny>]) -> Result<Vec<Vec<u8>>> {
     objs.iter().enumerate().map(|(i, o)| bytes_like(o, &format!("entries[{i}]"))).collect()
 }
 
@@ -38,7 +39,7 @@ fn out_hashes<'py>(py: Python<'py>, hs: &[Hash]) -> Vec<Bound<'py, PyBytes>> {
     hs.iter().map(|h| PyBytes::new(py, h)).collect()
 }
 
-fn tile_id(level: Option<u8>, index: u64, width: u16) -> PyResult<TileId> {
+fn tile_id(level: Option<u8>, index: u64, width: u16) -> Result<TileId> {
     if width == 0 || width as u64 > tile::TILE_WIDTH {
         return Err(invalid(format!("tile width {width} is not between 1 and 256")));
     }
@@ -55,10 +56,10 @@ pub struct LogTree {
 }
 
 impl LogTree {
-    fn read<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&Tree) -> T + Send) -> PyResult<T> {
+    fn read<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&Tree) -> T + Send) -> Result<T> {
         py.allow_threads(|| self.tree.read().map(|t| f(&t)).map_err(|_| invariant("log tree lock poisoned")))
     }
-    fn write<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Tree) -> T + Send) -> PyResult<T> {
+    fn write<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Tree) -> T + Send) -> Result<T> {
         py.allow_threads(|| self.tree.write().map(|mut t| f(&mut t)).map_err(|_| invariant("log tree lock poisoned")))
     }
 }
@@ -71,18 +72,18 @@ impl LogTree {
     }
 
     #[getter]
-    fn size(&self, py: Python<'_>) -> PyResult<u64> {
+    fn size(&self, py: Python<'_>) -> Result<u64> {
         self.read(py, |t| t.size())
     }
 
     /// Hash `entries` as leaves and append them; returns the index of the first.
-    fn append(&self, py: Python<'_>, entries: Vec<Bound<'_, PyAny>>) -> PyResult<u64> {
+    fn append(&self, py: Python<'_>, entries: Vec<Bound<'_, PyAny>>) -> Result<u64> {
         let es = entries_of(&entries)?;
         self.write(py, |t| t.append_entries(&es))
     }
 
     /// Append leaf hashes given as n * 32 bytes; returns the index of the first.
-    fn append_leaf_hashes(&self, py: Python<'_>, hashes: Bound<'_, PyAny>) -> PyResult<u64> {
+    fn append_leaf_hashes(&self, py: Python<'_>, hashes: Bound<'_, PyAny>) -> Result<u64> {
         let b = bytes_like(&hashes, "hashes")?;
         if b.len() % 32 != 0 {
             return Err(invalid(format!("hashes: {} bytes is not a multiple of 32", b.len())));
@@ -99,35 +100,35 @@ impl LogTree {
     }
 
     /// Forget every entry past `size`.
-    fn truncate(&self, py: Python<'_>, size: u64) -> PyResult<()> {
+    fn truncate(&self, py: Python<'_>, size: u64) -> Result<()> {
         self.write(py, |t| t.truncate(size))
     }
 
     #[pyo3(signature = (size=None))]
-    fn root<'py>(&self, py: Python<'py>, size: Option<u64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn root<'py>(&self, py: Python<'py>, size: Option<u64>) -> Result<Bound<'py, PyBytes>> {
         let r = self.read(py, |t| t.root(size.unwrap_or(t.size())))?.map_err(terr)?;
         Ok(PyBytes::new(py, &r))
     }
 
-    fn leaf_hash<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
+    fn leaf_hash<'py>(&self, py: Python<'py>, index: u64) -> Result<Bound<'py, PyBytes>> {
         let h = self.read(py, |t| t.subtree(0, index).copied())?;
         h.map(|h| PyBytes::new(py, &h)).ok_or_else(|| invalid(format!("index {index} is beyond the log")))
     }
 
     #[pyo3(signature = (index, size=None))]
-    fn inclusion_proof<'py>(&self, py: Python<'py>, index: u64, size: Option<u64>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn inclusion_proof<'py>(&self, py: Python<'py>, index: u64, size: Option<u64>) -> Result<Vec<Bound<'py, PyBytes>>> {
         let p = self.read(py, |t| t.inclusion_proof(index, size.unwrap_or(t.size())))?.map_err(terr)?;
         Ok(out_hashes(py, &p))
     }
 
     #[pyo3(signature = (old, new=None))]
-    fn consistency_proof<'py>(&self, py: Python<'py>, old: u64, new: Option<u64>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn consistency_proof<'py>(&self, py: Python<'py>, old: u64, new: Option<u64>) -> Result<Vec<Bound<'py, PyBytes>>> {
         let p = self.read(py, |t| t.consistency_proof(old, new.unwrap_or(t.size())))?.map_err(terr)?;
         Ok(out_hashes(py, &p))
     }
 
     /// The bytes of tile (`level`, `index`, `width`) of this tree.
-    fn tile<'py>(&self, py: Python<'py>, level: u8, index: u64, width: u16) -> PyResult<Bound<'py, PyBytes>> {
+    fn tile<'py>(&self, py: Python<'py>, level: u8, index: u64, width: u16) -> Result<Bound<'py, PyBytes>> {
         let id = tile_id(Some(level), index, width)?;
         let b = self.read(py, |t| tile::tile_bytes(t, &id))?.map_err(terr)?;
         Ok(PyBytes::new(py, &b))
@@ -135,21 +136,21 @@ impl LogTree {
 }
 
 #[pyfunction]
-fn tlog_leaf_hash<'py>(py: Python<'py>, entry: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn tlog_leaf_hash<'py>(py: Python<'py>, entry: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let e = bytes_like(&entry, "entry")?;
     Ok(PyBytes::new(py, &nftreg_tlog::leaf_hash(&e)))
 }
 
 /// Leaf hashes of many entries, concatenated (n * 32 bytes).
 #[pyfunction]
-fn tlog_leaf_hashes<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+fn tlog_leaf_hashes<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
     let es = entries_of(&entries)?;
     let out: Vec<u8> = py.allow_threads(|| es.iter().flat_map(|e| nftreg_tlog::leaf_hash(e)).collect());
     Ok(PyBytes::new(py, &out))
 }
 
 #[pyfunction]
-fn tlog_node_hash<'py>(py: Python<'py>, left: Bound<'py, PyAny>, right: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn tlog_node_hash<'py>(py: Python<'py>, left: Bound<'py, PyAny>, right: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let (l, r) = (hash32(&left, "left")?, hash32(&right, "right")?);
     Ok(PyBytes::new(py, &nftreg_tlog::node_hash(&l, &r)))
 }
@@ -161,7 +162,7 @@ fn tlog_verify_inclusion(
     size: u64,
     proof: Vec<Bound<'_, PyAny>>,
     root: Bound<'_, PyAny>,
-) -> PyResult<bool> {
+) -> Result<bool> {
     let leaf = hash32(&leaf_hash, "leaf_hash")?;
     let p = hashes(&proof, "proof")?;
     let r = hash32(&root, "root")?;
@@ -175,7 +176,7 @@ fn tlog_verify_consistency(
     old_root: Bound<'_, PyAny>,
     new_root: Bound<'_, PyAny>,
     proof: Vec<Bound<'_, PyAny>>,
-) -> PyResult<bool> {
+) -> Result<bool> {
     let (a, b) = (hash32(&old_root, "old_root")?, hash32(&new_root, "new_root")?);
     let p = hashes(&proof, "proof")?;
     Ok(nftreg_tlog::verify_consistency(old, new, &a, &b, &p))
@@ -184,13 +185,13 @@ fn tlog_verify_consistency(
 /// Path of a tile (`level` None = entry bundle), e.g. `tile/0/x001/234.p/112`.
 #[pyfunction]
 #[pyo3(signature = (level, index, width=256))]
-fn tlog_tile_path(level: Option<u8>, index: u64, width: u16) -> PyResult<String> {
+fn tlog_tile_path(level: Option<u8>, index: u64, width: u16) -> Result<String> {
     Ok(tile_id(level, index, width)?.path())
 }
 
 /// (level or None for entries, index, width) of a canonical tile path.
 #[pyfunction]
-fn tlog_parse_tile_path(path: &str) -> PyResult<(Option<u8>, u64, u16)> {
+fn tlog_parse_tile_path(path: &str) -> Result<(Option<u8>, u64, u16)> {
     let t = tile::parse_path(path).map_err(terr)?;
     Ok((t.level, t.index, t.width))
 }
@@ -202,76 +203,76 @@ fn tlog_new_tiles(old: u64, new: u64) -> Vec<(u8, u64, u16)> {
 }
 
 #[pyfunction]
-fn tlog_encode_bundle<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+fn tlog_encode_bundle<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
     let es = entries_of(&entries)?;
     let b = tile::encode_bundle(&es).map_err(terr)?;
     Ok(PyBytes::new(py, &b))
 }
 
 #[pyfunction]
-fn tlog_decode_bundle<'py>(py: Python<'py>, data: Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+fn tlog_decode_bundle<'py>(py: Python<'py>, data: Bound<'py, PyAny>) -> Result<Vec<Bound<'py, PyBytes>>> {
     let d = bytes_like(&data, "data")?;
     let es = tile::decode_bundle(&d).map_err(terr)?;
     Ok(es.into_iter().map(|e| PyBytes::new(py, e)).collect())
 }
 
 #[pyfunction]
-fn tlog_checkpoint_text(origin: &str, size: u64, root: Bound<'_, PyAny>) -> PyResult<String> {
+fn tlog_checkpoint_text(origin: &str, size: u64, root: Bound<'_, PyAny>) -> Result<String> {
     note::checkpoint_text(origin, size, &hash32(&root, "root")?).map_err(terr)
 }
 
 /// (origin, size, root, extension lines) of a checkpoint note text.
 #[pyfunction]
-fn tlog_parse_checkpoint<'py>(py: Python<'py>, text: &str) -> PyResult<(String, u64, Bound<'py, PyBytes>, Vec<String>)> {
+fn tlog_parse_checkpoint<'py>(py: Python<'py>, text: &str) -> Result<(String, u64, Bound<'py, PyBytes>, Vec<String>)> {
     let c = note::parse_checkpoint(text).map_err(terr)?;
     Ok((c.origin, c.size, PyBytes::new(py, &c.root), c.extensions))
 }
 
-fn seed32(obj: &Bound<'_, PyAny>) -> PyResult<[u8; 32]> {
+fn seed32(obj: &Bound<'_, PyAny>) -> Result<[u8; 32]> {
     let b = bytes_like(obj, "seed")?;
     b.as_slice().try_into().map_err(|_| invalid("seed: an Ed25519 seed is 32 bytes"))
 }
 
 /// Sign a note text with the Ed25519 key of `seed` under key name `name`.
 #[pyfunction]
-fn note_sign(text: &str, name: &str, seed: Bound<'_, PyAny>) -> PyResult<String> {
+fn note_sign(text: &str, name: &str, seed: Bound<'_, PyAny>) -> Result<String> {
     note::sign(text, name, &seed32(&seed)?).map_err(terr)
 }
 
 /// The text of `msg` if it carries a valid signature by (`name`, `public_key`).
 #[pyfunction]
-fn note_open(msg: &str, name: &str, public_key: Bound<'_, PyAny>) -> PyResult<String> {
+fn note_open(msg: &str, name: &str, public_key: Bound<'_, PyAny>) -> Result<String> {
     note::open(msg, name, &hash32(&public_key, "public_key")?).map_err(terr)
 }
 
 #[pyfunction]
-fn note_key_id(name: &str, public_key: Bound<'_, PyAny>) -> PyResult<u32> {
+fn note_key_id(name: &str, public_key: Bound<'_, PyAny>) -> Result<u32> {
     Ok(note::key_id(name, &hash32(&public_key, "public_key")?))
 }
 
 #[pyfunction]
-fn note_public_key<'py>(py: Python<'py>, seed: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn note_public_key<'py>(py: Python<'py>, seed: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(py, &note::public_key(&seed32(&seed)?)))
 }
 
 #[pyfunction]
-fn note_verifier_key(name: &str, public_key: Bound<'_, PyAny>) -> PyResult<String> {
+fn note_verifier_key(name: &str, public_key: Bound<'_, PyAny>) -> Result<String> {
     note::verifier_key(name, &hash32(&public_key, "public_key")?).map_err(terr)
 }
 
 #[pyfunction]
-fn note_signer_key(name: &str, seed: Bound<'_, PyAny>) -> PyResult<String> {
+fn note_signer_key(name: &str, seed: Bound<'_, PyAny>) -> Result<String> {
     note::signer_key(name, &seed32(&seed)?).map_err(terr)
 }
 
 #[pyfunction]
-fn note_parse_verifier_key<'py>(py: Python<'py>, vkey: &str) -> PyResult<(String, Bound<'py, PyBytes>)> {
+fn note_parse_verifier_key<'py>(py: Python<'py>, vkey: &str) -> Result<(String, Bound<'py, PyBytes>)> {
     let (n, k) = note::parse_verifier_key(vkey).map_err(terr)?;
     Ok((n, PyBytes::new(py, &k)))
 }
 
 #[pyfunction]
-fn note_parse_signer_key<'py>(py: Python<'py>, skey: &str) -> PyResult<(String, Bound<'py, PyBytes>)> {
+fn note_parse_signer_key<'py>(py: Python<'py>, skey: &str) -> Result<(String, Bound<'py, PyBytes>)> {
     let (n, s) = note::parse_signer_key(skey).map_err(terr)?;
     Ok((n, PyBytes::new(py, &s)))
 }

@@ -23,8 +23,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use nftreg_eth::abi::{self, AbiType};
+use nftreg_eth::abi::AbiType;
 use nftreg_eth::keccak::{keccak256, Lanes};
+use nftreg_eth::value::{self, Input, ShortBytes};
+use nftreg_eth::EthError;
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -285,14 +287,8 @@ impl Context {
 
     fn encode_value(&self, kind: &Kind, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
         match kind {
-            Kind::String => match v {
-                Value::String(s) => Ok(keccak256(s.as_bytes())),
-                _ => err(format!("{path}: expected a string")),
-            },
-            Kind::Bytes => match v {
-                Value::String(s) => Ok(keccak256(&with_path(path, |p| abi::parse_hex_bytes(s, p))?)),
-                _ => err(format!("{path}: expected 0x-hex bytes")),
-            },
+            Kind::String => Ok(keccak256(with_path(path, |p| value::text_bytes(input(v)).map_err(|e| at(p, e)))?)),
+            Kind::Bytes => Ok(keccak256(&with_path(path, |p| value::raw_bytes(input(v)).map_err(|e| at(p, e)))?)),
             Kind::Atomic(t) => atomic(t, v, path),
             Kind::Struct(name) => self.hash_struct(name, v, path),
             Kind::Array(elem, len) => {
@@ -313,29 +309,28 @@ impl Context {
     }
 }
 
+/// A JSON value seen by the shared value → ABI conversion.
+fn input(v: &Value) -> Input<'_> {
+    match v {
+        Value::String(s) => Input::Str(s),
+        Value::Number(n) => Input::Number(n.as_str()),
+        Value::Bool(b) => Input::Bool(*b),
+        Value::Null => Input::Other("null"),
+        Value::Array(_) => Input::Other("list"),
+        Value::Object(_) => Input::Other("object"),
+    }
+}
+
+/// The word of an atomic field: the shared conversion, with eth-abi's padding of short `bytesN`.
 fn atomic(t: &AbiType, v: &Value, path: Path<'_>) -> R<[u8; 32]> {
-    match (t, v) {
-        (AbiType::Address, Value::String(s)) => with_path(path, |p| abi::parse_address(s, p)),
-        (AbiType::Bool, Value::Bool(b)) => {
-            let mut w = [0u8; 32];
-            w[31] = *b as u8;
-            Ok(w)
-        }
-        (AbiType::Uint(bits), Value::Number(n)) => with_path(path, |p| abi::parse_int_str(n.as_str(), false, *bits, p)),
-        (AbiType::Int(bits), Value::Number(n)) => with_path(path, |p| abi::parse_int_str(n.as_str(), true, *bits, p)),
-        (AbiType::Uint(bits), Value::String(s)) => with_path(path, |p| abi::parse_int_str(s, false, *bits, p)),
-        (AbiType::Int(bits), Value::String(s)) => with_path(path, |p| abi::parse_int_str(s, true, *bits, p)),
-        (AbiType::FixedBytes(n), Value::String(s)) => {
-            let raw = with_path(path, |p| abi::parse_hex_bytes(s, p))?;
-            if raw.len() > *n as usize {
-                return err(format!("{path}: bytes{n} takes at most {n} bytes, got {}", raw.len()));
-            }
-            // Shorter values are right-padded, as eth-abi (and so eth-account) does.
-            let mut w = [0u8; 32];
-            w[..raw.len()].copy_from_slice(&raw);
-            Ok(w)
-        }
-        _ => err(format!("{path}: value does not fit type {}", t.name())),
+    with_path(path, |p| value::scalar_word(t, input(v), ShortBytes::Pad).map_err(|e| at(p, e)))
+}
+
+/// Put `path` on a conversion error (which carries none, or a relative one).
+fn at(path: &str, e: EthError) -> EthError {
+    match e {
+        EthError::BadValue { path: rel, msg } => EthError::BadValue { path: format!("{path}{rel}"), msg },
+        other => other,
     }
 }
 

@@ -39,7 +39,7 @@ def metrics(request: Request) -> Response:
 @router.get("/ipfs/{cid}")
 def gateway(cid: str, service: ServiceDep) -> StreamingResponse:
     try:
-        _core.cid_info(cid)
+        _core.cid.cid_info(cid)
     except (ValueError, TypeError):
         raise Unprocessable(f"{cid!r} is not a valid CID") from None
     try:
