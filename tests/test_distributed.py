@@ -168,3 +168,38 @@ def test_real_cluster_survives_kill_9_and_verifies_every_item_once(tmp_path):
     assert summary.invalid == expected.count(False) > N_FILES * 5
     assert json.loads((out / "summary.json").read_text())["items"] == total
     assert not list((out / "parts").glob(".*.tmp"))
+
+
+def test_embedded_local_cluster_mixes_jsonl_and_parquet_inputs(tmp_path):
+    """cluster="local" (a LocalCluster sized to the machine) over a JSON-lines file and two
+    Parquet files (JSON-text columns; list columns), row groups as tasks."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root, paths, picks, pool_lines, _ = write_files(tmp_path / "in", 1, 3000, leaves=32, bad_every=100)
+    verdicts = _in_process(root, pool_lines)
+    parsed = [json.loads(line) if verdicts[i] or line.startswith(b'{"value":[') else None
+              for i, line in enumerate(pool_lines)]
+    rows = [parsed[i] for i in picks[0]]
+    text_path = tmp_path / "in" / "text.parquet"
+    pq.write_table(pa.table({
+        "value": [None if r is None else json.dumps(r["value"]) for r in rows],
+        "proof": [None if r is None else json.dumps(r["proof"]) for r in rows]}), text_path, row_group_size=700)
+    list_path = tmp_path / "in" / "lists.parquet"
+    pq.write_table(pa.table({
+        "value": pa.array([None if r is None else [str(x) for x in r["value"]] for r in rows], pa.list_(pa.string())),
+        "proof": pa.array([None if r is None else r["proof"] for r in rows], pa.list_(pa.string()))}),
+        list_path, row_group_size=1000)
+    summary = verify_proofs([paths[0], text_path, list_path], tmp_path / "out", root=root, leaf_encoding=ENCODING,
+                            cluster="local", items_per_task=1000)
+    table = read_results(tmp_path / "out")
+    expected = [verdicts[i] for i in picks[0]]
+    by_file: dict[str, list[tuple[int, bool]]] = {}
+    for f, line, ok in zip(table.column("file").to_pylist(), table.column("line").to_pylist(),
+                           table.column("valid").to_pylist()):
+        by_file.setdefault(f, []).append((line, ok))
+    for p in (paths[0], text_path, list_path):
+        got = sorted(by_file[str(p)])
+        assert [line for line, _ in got] == list(range(1, 3001))
+        assert [ok for _, ok in got] == expected, p
+    assert summary.items == 9000 and summary.tasks >= 3 + 3 + 3  # ~1000 rows or lines a task

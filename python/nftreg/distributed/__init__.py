@@ -1,8 +1,8 @@
 """Verification past one machine, on Dask (``dask.distributed``).
 
 ``verify_proofs(inputs, out, root=..., leaf_encoding=..., cluster=...)`` and
-``verify_signatures(inputs, out, cluster=...)`` verify many JSON-lines files (local paths or
-fsspec URLs every worker can read). Each task owns a byte range of one file holding about
+``verify_signatures(inputs, out, cluster=...)`` verify many JSON-lines or Parquet files (local
+paths or fsspec URLs every worker can read; Parquet: see ``nftreg.distributed.parquet``). Each task owns a byte range of one file holding about
 ``items_per_task`` (default 10^5) lines, reads it itself, verifies it with the Rust kernel (GIL
 released) and writes ``out/parts/*.parquet`` with one row per item: ``file``, ``line`` (1-based,
 as ``nftreg verify`` numbers them; blank lines are not items), ``valid``, ``reason`` (why an

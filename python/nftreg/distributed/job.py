@@ -32,6 +32,7 @@ from nftreg.distributed.kernels import (
     verify_proof_block,
     verify_signature_block,
 )
+from nftreg.distributed.parquet import is_parquet, plan_row_groups, read_rows_as_lines
 from nftreg.distributed.ranges import (
     ByteRange,
     count_line_starts,
@@ -94,7 +95,7 @@ def _count_task(r: ByteRange) -> int:
 def _verify_task(r: ByteRange, first_line: int, kind: str, job: dict[str, Any], out: str) -> dict[str, Any]:
     """One task: read the range, verify, write its part. Returns plain numbers only."""
     t0 = time.perf_counter()
-    block = read_block(r.url, r.start, r.end)
+    block = read_rows_as_lines(r.url, r.start, r.end, kind) if is_parquet(r.url) else read_block(r.url, r.start, r.end)
     if kind == "proofs":
         verdicts = verify_proof_block(block, ProofJob(job.get("root"), job.get("leaf_encoding")))
     else:
@@ -152,14 +153,22 @@ def run_job(
     ofs.makedirs(f"{oroot}/parts", exist_ok=True)
     for stale in ofs.glob(f"{oroot}/parts/*.parquet") + ofs.glob(f"{oroot}/parts/.*.tmp"):
         ofs.rm(stale)
-    ranges = plan_ranges(urls, sizes, _chunk_bytes(urls, sizes, items_per_task))
-
+    # JSON lines: byte ranges, numbered by a round of newline counts; Parquet: row groups
+    text = [i for i, u in enumerate(urls) if not is_parquet(u)]
+    ranges = plan_ranges([urls[i] for i in text], [sizes[i] for i in text],
+                         _chunk_bytes([urls[i] for i in text], [sizes[i] for i in text], items_per_task))
+    ranges = [ByteRange(text[r.file_index], r.url, r.start, r.end, r.chunk_index) for r in ranges]
     counts = client.gather(client.map(_count_task, ranges, pure=False))
     first: list[int] = []
     running: dict[int, int] = {}
     for r, c in zip(ranges, counts):
         first.append(running.get(r.file_index, 0) + 1)
         running[r.file_index] = running.get(r.file_index, 0) + c
+    for i, u in enumerate(urls):
+        if is_parquet(u):
+            pr, pf = plan_row_groups(i, u, items_per_task)
+            ranges += pr
+            first += pf
 
     futures = client.map(_verify_task, ranges, first, kind=kind, job=job, out=out_url, pure=False,
                          key=[f"nftreg-verify-{uuid.uuid4().hex[:8]}-{part_name(r)}" for r in ranges])
