@@ -100,7 +100,7 @@ def test_signature_block(tmp_path):
     rows = [
         {"scheme": "eip191", "message": "สวัสดี nftreg", "signature": "0x" + sig, "address": acct.address},
         {"scheme": "eip191", "message": "other text", "signature": "0x" + sig, "address": acct.address},
-        {"scheme": "ed25519", "message": "0x" + b"hello".hex(), "signature": "0x" + ed,
+        {"scheme": "ed25519", "message": "0x" + b"hello".hex(), "encoding": "hex", "signature": "0x" + ed,
          "public_key": "0x" + sk.verify_key.encode().hex()},
         {"scheme": "rsa"},
     ]
@@ -108,7 +108,7 @@ def test_signature_block(tmp_path):
     _, valid, reasons = verify_signature_block(block)
     assert valid == [True, False, True, False, False]
     assert reasons[1] == "signature does not verify"
-    assert "unknown scheme 'rsa'" in reasons[3] and reasons[4].startswith("malformed line")
+    assert "scheme must be one of" in reasons[3] and reasons[4].startswith("malformed line")
 
 
 def test_bad_arguments_are_named(tmp_path):
@@ -203,3 +203,27 @@ def test_embedded_local_cluster_mixes_jsonl_and_parquet_inputs(tmp_path):
         assert [line for line, _ in got] == list(range(1, 3001))
         assert [ok for _, ok in got] == expected, p
     assert summary.items == 9000 and summary.tasks >= 3 + 3 + 3  # ~1000 rows or lines a task
+
+
+def test_cli_verify_proofs_on_a_cluster(tmp_path):
+    """`nftreg verify proofs --cluster local --out DIR FILES…` prints the summary, exits 4 when
+    an item is invalid, and writes the same verdicts as in-process verify_many."""
+    import subprocess
+    import sys
+
+    root, paths, picks, pool_lines, _ = write_files(tmp_path / "in", 2, 2000, leaves=32, bad_every=500)
+    verdicts = _in_process(root, pool_lines)
+    cmd = [sys.executable, "-m", "nftreg", "verify", "proofs"]
+    r = subprocess.run([*cmd, "--cluster", "local", "--out", str(tmp_path / "out"), "--root", root,
+                        "--encoding", ",".join(ENCODING), "--items-per-task", "500", *map(str, paths)],
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 4, r.stderr[-2000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["items"] == 4000 and summary["tasks"] >= 8
+    table = read_results(tmp_path / "out")
+    assert table.column("valid").to_pylist() == [verdicts[i] for ids in picks for i in ids]
+    r = subprocess.run([*cmd, "--cluster", "local", str(paths[0])], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 1 and "--out" in r.stderr
+    r = subprocess.run([*cmd, str(paths[0]), str(paths[1])], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and "--cluster" in r.stderr

@@ -201,6 +201,28 @@ def test_remote_pin_store_pins_into_a_second_nftreg_serve(kubo, tmp_path, caplog
         store.close()
 
 
+def test_pinning_store_url(kubo, psa_server, monkeypatch):
+    """open_store("pinning+http://…?local=kubo+http://…"): the token comes from the environment."""
+    from nftreg.errors import ConfigError
+    from nftreg.ipfs import open_store
+
+    host, port = kubo.api.split("/")[2], kubo.api.split("/")[4]
+    url = f"pinning+http://{psa_server.url.removeprefix('http://')}/psa?local=kubo+http://{host}:{port}&name=mine"
+    monkeypatch.delenv("NFTREG_PINNING_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="NFTREG_PINNING_TOKEN is not set"):
+        open_store(url)
+    with pytest.raises(ConfigError, match="not the URL"):
+        open_store(f"pinning+https://user:{ADMIN}@pins.example/psa?local=embedded:///tmp/x")
+    with pytest.raises(ConfigError, match="loopback only"):
+        open_store("pinning+http://pins.example/psa?local=embedded:///tmp/x")
+    monkeypatch.setenv("NFTREG_PINNING_TOKEN", ADMIN)
+    store = open_store(url)
+    assert isinstance(store, RemotePinStore) and ADMIN not in repr(store)
+    cid = store.add_bytes(os.urandom(100))
+    assert store.where_pinned(cid) == {"local": True, "mine": "pinned"}
+    store.close()
+
+
 def test_asset_pins_show_where_an_asset_is_pinned(kubo, psa_server, tmp_path):
     """A service whose store is a RemotePinStore (pinning into psa_server) mints an asset; its
     /v1/assets/{id}/pins says where the asset and its metadata are pinned."""

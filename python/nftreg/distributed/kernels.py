@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from nftreg import _core
-from nftreg import signatures as sg
 from nftreg.errors import NftregError
 
-__all__ = ["SCHEMES", "ProofJob", "Verdicts", "verify_proof_block", "verify_signature_block"]
+__all__ = ["ProofJob", "Verdicts", "verify_proof_block", "verify_signature_block"]
 
 _SEGMENT = 256
 
@@ -231,52 +230,24 @@ def _verify_lines_one_by_one(items: Sequence[bytes], job: ProofJob) -> tuple[lis
     return valid, reasons
 
 
-def _message(m: Any) -> Any:
-    return bytes.fromhex(m[2:]) if isinstance(m, str) and m.startswith("0x") else m
-
-
-SCHEMES: dict[str, Any] = {
-    "eip191": lambda it: sg.verify_personal_sign(
-        [_message(i.get("message", "")) for i in it], [i.get("signature", "") for i in it],
-        [i.get("address", "") for i in it]),
-    "eip712": lambda it: sg.verify_typed_data(
-        [i.get("typed_data", "") for i in it], [i.get("signature", "") for i in it],
-        [i.get("address", "") for i in it]),
-    "ed25519": lambda it: sg.verify_ed25519(
-        [_message(i.get("message", "")) for i in it], [i.get("signature", "") for i in it],
-        [i.get("public_key", "") for i in it]),
-}
-"""Batch verifier per scheme (the lines of ``nftreg verify signatures``)."""
-
-
 def verify_signature_block(block: bytes | None) -> Verdicts:
-    """Verify every non-blank signature line of ``block``, one batch kernel call per scheme."""
+    """Verify every non-blank signature line of ``block`` with the scheme registry
+    (``nftreg.signatures.schemes``: the rules of ``nftreg verify signatures`` and the service),
+    one batch kernel call per scheme."""
+    from nftreg.signatures.schemes import verify_items
+
     idx, items = _items(block.split(b"\n") if block else [])
-    valid = [False] * len(items)
+    parsed: list[Any] = []
     reasons: list[str | None] = [None] * len(items)
-    buckets: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for k, raw in enumerate(items):
         try:
-            item = json.loads(raw)
+            parsed.append(json.loads(raw))
         except (ValueError, UnicodeDecodeError) as e:
+            parsed.append(None)
             reasons[k] = f"malformed line: {e}"
-            continue
-        scheme = item.get("scheme") if isinstance(item, dict) else None
-        if scheme not in SCHEMES:
-            reasons[k] = f"unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})"
-            continue
-        buckets.setdefault(scheme, []).append((k, item))
-    for scheme, entries in buckets.items():
-        try:
-            oks = SCHEMES[scheme]([it for _, it in entries])
-        except (NftregError, TypeError, ValueError) as e:
-            oks = None
-            err = str(e)
-        for j, (k, _) in enumerate(entries):
-            if oks is None:
-                reasons[k] = err
-            else:
-                valid[k] = oks[j]
-                if not oks[j]:
-                    reasons[k] = "signature does not verify"
+    valid = [False] * len(items)
+    for k, (ok, err) in enumerate(verify_items(parsed)):
+        if reasons[k] is None:
+            valid[k] = ok
+            reasons[k] = None if ok else (err or "signature does not verify")
     return idx, valid, reasons

@@ -267,7 +267,7 @@ def open_pinning_store(url: str, profile: str) -> RemotePinStore:
     pinned at the Pinning Service API endpoint ``https://HOST/PATH``. The bearer token is read
     from the environment variable ``token_env`` (default ``NFTREG_PINNING_TOKEN``), never from
     the URL, so URLs can be logged. (``pinning+http://`` is accepted for loopback endpoints.)"""
-    from urllib.parse import parse_qs, urlsplit
+    from urllib.parse import unquote, urlsplit
 
     from nftreg.ipfs import open_store
 
@@ -277,7 +277,8 @@ def open_pinning_store(url: str, profile: str) -> RemotePinStore:
         raise ConfigError("pinning store URL: put the token in an environment variable (token_env=…), not the URL")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError(f"pinning store URL: plain http is for loopback only, got host {parts.hostname!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    # '+' stays '+' (kubo+http://… is written as is), %XX is decoded
+    query = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in parts.query.split("&") if p)}
     unknown = set(query) - {"local", "token_env", "name"}
     if unknown:
         raise ConfigError(f"pinning store URL: unknown parameter(s) {', '.join(sorted(unknown))}")
