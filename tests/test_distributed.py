@@ -227,3 +227,40 @@ def test_cli_verify_proofs_on_a_cluster(tmp_path):
     assert r.returncode == 1 and "--out" in r.stderr
     r = subprocess.run([*cmd, str(paths[0]), str(paths[1])], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 1 and "--cluster" in r.stderr
+
+
+def test_signatures_on_the_embedded_cluster(tmp_path):
+    """verify_signatures over two files on cluster="local": the verdicts equal the scheme
+    registry's in one process (which the service and `nftreg verify signatures` use)."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+    from nacl.signing import SigningKey
+
+    from nftreg.signatures.schemes import verify_items
+
+    acct = Account.from_key(b"\x33" * 32)
+    sk = SigningKey(b"\x44" * 32)
+    pk = "0x" + sk.verify_key.encode().hex()
+    rows = []
+    for i in range(300):
+        text = f"ลายเซ็น {i}"
+        if i % 3 == 0:
+            sig = "0x" + sk.sign(text.encode()).signature.hex()
+            rows.append({"scheme": "ed25519", "message": text, "signature": sig, "public_key": pk})
+        else:
+            sig = "0x" + acct.sign_message(encode_defunct(text=text)).signature.hex()
+            rows.append({"scheme": "eip191", "message": text, "signature": sig, "address": acct.address})
+        if i % 37 == 0:
+            rows[-1]["message"] += "!"  # planted: signed text differs
+    files = []
+    for f in range(2):
+        p = tmp_path / f"sigs-{f}.jsonl"
+        p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+        files.append(p)
+    summary = verify_signatures(files, tmp_path / "out", cluster="local", items_per_task=100)
+    table = read_results(tmp_path / "out")
+    expected = [ok for ok, _ in verify_items(rows)] * 2
+    assert table.column("valid").to_pylist() == expected
+    assert summary.invalid == expected.count(False) == 2 * 9
+    reasons = {r for r, ok in zip(table.column("reason").to_pylist(), expected) if not ok}
+    assert reasons == {"signature does not verify"}
