@@ -235,7 +235,6 @@ def test_signatures_on_the_embedded_cluster(tmp_path):
     from eth_account import Account
     from eth_account.messages import encode_defunct
     from nacl.signing import SigningKey
-
     from nftreg.signatures.schemes import verify_items
 
     acct = Account.from_key(b"\x33" * 32)
