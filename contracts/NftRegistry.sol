@@ -21,6 +21,11 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
  * `["address", "bytes32", "string"]` = (owner, contentHash, metadataCid):
  * `keccak256(bytes.concat(keccak256(abi.encode(owner, contentHash, metadataCid))))`.
  *
+ * Registration log (python/nftreg/log): anchorers record checkpoint roots of the public
+ * RFC 6962 / C2SP tlog-tiles log at strictly increasing tree sizes ({anchorLog}); anyone can
+ * then mint the token of a private (off-chain, kind 2) registration by presenting the entry and
+ * its RFC 9162 inclusion proof against an anchored root ({mintWithLogProof}).
+ *
  * Every state change emits an event, so an off-chain index can be rebuilt from logs.
  */
 contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
@@ -56,6 +61,14 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
     mapping(bytes32 root => AnchorInfo) private _anchors;
     mapping(bytes32 root => mapping(bytes32 leaf => bool)) private _claimed;
     mapping(uint256 uid => bool) private _usedVoucher;
+    mapping(uint64 treeSize => bytes32) private _logRoots;
+    uint64 private _logSize; // latest anchored log size (0: none yet)
+    uint64 private _logTime; // block timestamp of that anchor
+
+    // v1 registration-log entry (python/nftreg/log/entry.py): fixed offsets, big-endian.
+    uint256 private constant LOG_HEADER = 165; // bytes before the metadata CID
+    uint8 private constant LOG_VERSION = 1;
+    uint8 private constant LOG_KIND_PRIVATE = 2;
 
     /// @dev The content hash is already registered as `tokenId`.
     error ContentAlreadyRegistered(bytes32 contentHash, uint256 tokenId);
@@ -69,12 +82,31 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
     error VoucherAlreadyUsed(uint256 uid);
     error InvalidVoucherSigner(address signer);
     error LengthMismatch(uint256 owners, uint256 contentHashes, uint256 metadataCids);
+    /// @dev Log anchors only move forward: `given` is not above the last anchored size.
+    error LogSizeNotIncreasing(uint64 last, uint64 given);
+    error EmptyLogRoot();
+    /// @dev No log root is anchored at `treeSize`.
+    error UnknownLogSize(uint64 treeSize);
+    /// @dev The inclusion proof does not place the entry at `index` in the anchored tree.
+    error InvalidLogProof(uint64 index, uint64 treeSize);
+    /// @dev The entry is not a v1 registration-log entry as `LogEntry.encode` writes it.
+    error MalformedLogEntry(string reason);
+    /// @dev Only private (off-chain, kind 2) registrations can be minted from the log.
+    error NotALogRegistration(uint8 kind);
+    error LogEntryWrongChain(uint64 entryChainId, uint256 chainId);
+    error LogEntryWrongContract(address entryContract, address registry);
+    /// @dev The metadata CID argument differs from the one the entry names.
+    error LogMetadataCidMismatch(string entryCid, string given);
+    /// @dev The entry names no metadata CID, so only its owner may mint it (choosing the CID).
+    error NotLogEntryOwner(address owner, address sender);
 
     event Registered(uint256 indexed tokenId, address indexed owner, bytes32 indexed contentHash, string metadataCid);
     event Anchored(bytes32 indexed root, string treeCid, address indexed anchorer);
     event Claimed(bytes32 indexed root, bytes32 indexed leaf, uint256 indexed tokenId);
     event VoucherRedeemed(uint256 indexed uid, address indexed signer, uint256 indexed tokenId);
     event MetadataCidUpdated(uint256 indexed tokenId, string metadataCid);
+    event LogAnchored(uint64 indexed treeSize, bytes32 rootHash, uint64 timestamp);
+    event MintedFromLog(uint256 indexed tokenId, uint64 indexed logIndex, uint64 treeSize);
 
     /**
      * @param admin receives DEFAULT_ADMIN_ROLE, MINTER_ROLE and ANCHOR_ROLE.
@@ -227,6 +259,92 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
         emit MetadataUpdate(tokenId);
     }
 
+    // ---------------------------------------------------------------- registration log
+
+    /**
+     * @notice Anchor a checkpoint of the registration log: its tree size and RFC 6962 root.
+     *
+     * Requirements: caller has ANCHOR_ROLE; `treeSize` above the last anchored size (so the
+     * same checkpoint is never anchored twice); `rootHash` non-zero. Consistency between
+     * anchors is what `nftreg log monitor` checks off-chain (consistency proofs).
+     *
+     * Emits {LogAnchored}.
+     */
+    function anchorLog(uint64 treeSize, bytes32 rootHash) external onlyRole(ANCHOR_ROLE) {
+        uint64 last = _logSize;
+        if (treeSize <= last) revert LogSizeNotIncreasing(last, treeSize);
+        if (rootHash == bytes32(0)) revert EmptyLogRoot();
+        _logRoots[treeSize] = rootHash;
+        (_logSize, _logTime) = (treeSize, uint64(block.timestamp));
+        emit LogAnchored(treeSize, rootHash, uint64(block.timestamp));
+    }
+
+    /**
+     * @notice Mint the token of a private registration (entry kind 2) recorded in the log:
+     * anyone may send it (the owner or a relayer); the token goes to the entry's owner with
+     * the entry's content hash.
+     *
+     * The metadata CID: when the entry names one, `metadataCid` must be empty or equal to it
+     * and the token gets the entry's; when the entry names none, only the entry's owner may
+     * mint and `metadataCid` (non-empty) is used.
+     *
+     * Requirements: `entry` is a canonical v1 entry of kind 2 naming no token id; its chain id,
+     * when non-zero, is this chain's and its contract, when present, is this contract;
+     * `treeSize` is an anchored size and `proof` the RFC 9162 inclusion proof of `entry` at
+     * `index` in that tree; the content hash is not registered.
+     *
+     * Emits {Registered}, {Transfer} and {MintedFromLog}.
+     */
+    function mintWithLogProof(
+        bytes calldata entry,
+        uint64 index,
+        uint64 treeSize,
+        bytes32[] calldata proof,
+        string calldata metadataCid
+    ) external returns (uint256 tokenId) {
+        (address owner, bytes32 contentHash, string calldata entryCid) = _readPrivateEntry(entry);
+        bytes32 root = _logRoots[treeSize];
+        if (root == bytes32(0)) revert UnknownLogSize(treeSize);
+        if (!_verifyInclusion(logLeafHash(entry), index, treeSize, proof, root)) revert InvalidLogProof(index, treeSize);
+        string calldata cid = entryCid;
+        if (bytes(entryCid).length != 0) {
+            if (bytes(metadataCid).length != 0 && keccak256(bytes(metadataCid)) != keccak256(bytes(entryCid))) {
+                revert LogMetadataCidMismatch(entryCid, metadataCid);
+            }
+        } else {
+            if (msg.sender != owner) revert NotLogEntryOwner(owner, msg.sender);
+            cid = metadataCid;
+        }
+        tokenId = _register(owner, contentHash, cid);
+        emit MintedFromLog(tokenId, index, treeSize);
+    }
+
+    /// @notice Root anchored at `treeSize`, or zero when that size was never anchored.
+    function logRootAt(uint64 treeSize) external view returns (bytes32) {
+        return _logRoots[treeSize];
+    }
+
+    /// @notice The latest anchor (all zero before the first).
+    function latestLogAnchor() external view returns (uint64 treeSize, bytes32 rootHash, uint64 timestamp) {
+        treeSize = _logSize;
+        return (treeSize, _logRoots[treeSize], _logTime);
+    }
+
+    /// @notice RFC 6962 leaf hash of a log entry: SHA-256(0x00 || entry).
+    function logLeafHash(bytes calldata entry) public pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x00), entry));
+    }
+
+    /// @notice Whether `proof` places `entry` at `index` in the log tree of `treeSize` with
+    /// `root` (RFC 9162 section 2.1.3.2), exposed so off-chain verifiers can be compared.
+    function verifyLogInclusion(bytes calldata entry, uint64 index, uint64 treeSize, bytes32[] calldata proof, bytes32 root)
+        external
+        pure
+        returns (bool)
+    {
+        return _verifyInclusion(logLeafHash(entry), index, treeSize, proof, root);
+    }
+
     // ---------------------------------------------------------------- views
 
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
@@ -299,6 +417,83 @@ contract NftRegistry is ERC721, ERC2981, AccessControl, EIP712, IERC4906 {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev RFC 9162 section 2.1.3.2: recompute the root from the leaf and the audit path.
+    function _verifyInclusion(bytes32 leaf, uint256 index, uint256 size, bytes32[] calldata proof, bytes32 root)
+        private
+        pure
+        returns (bool)
+    {
+        if (index >= size) return false;
+        uint256 fn = index;
+        uint256 sn = size - 1;
+        bytes32 r = leaf;
+        for (uint256 i = 0; i < proof.length; ++i) {
+            if (sn == 0) return false;
+            if (fn & 1 == 1 || fn == sn) {
+                r = sha256(abi.encodePacked(bytes1(0x01), proof[i], r));
+                while (fn & 1 == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                r = sha256(abi.encodePacked(bytes1(0x01), r, proof[i]));
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return sn == 0 && r == root;
+    }
+
+    /// @dev Fields of a canonical v1 private-registration entry, read at their fixed offsets;
+    /// refuses what `LogEntry.decode` refuses (except the CID's character set) and binds the
+    /// entry to this chain and contract when it names them.
+    function _readPrivateEntry(bytes calldata entry)
+        private
+        view
+        returns (address owner, bytes32 contentHash, string calldata cid)
+    {
+        if (entry.length < LOG_HEADER) revert MalformedLogEntry("shorter than the 165-byte header");
+        uint256 w0;
+        uint256 contractWord;
+        uint256 tokenWord;
+        uint256 txWord;
+        uint256 blockWord;
+        uint256 cidLen;
+        assembly ("memory-safe") {
+            let o := entry.offset
+            w0 := calldataload(o) // version(1) kind(1) flags(1) chainId(8) ...
+            contractWord := shr(96, calldataload(add(o, 11)))
+            tokenWord := calldataload(add(o, 31))
+            owner := shr(96, calldataload(add(o, 63)))
+            contentHash := calldataload(add(o, 83))
+            txWord := calldataload(add(o, 115))
+            blockWord := shr(192, calldataload(add(o, 147)))
+            cidLen := shr(240, calldataload(add(o, 163)))
+        }
+        if (uint8(w0 >> 248) != LOG_VERSION) revert MalformedLogEntry("unknown format version");
+        uint8 kind = uint8(w0 >> 240);
+        if (kind != LOG_KIND_PRIVATE) revert NotALogRegistration(kind);
+        uint256 flags = uint8(w0 >> 232);
+        if (flags & ~uint256(0x0F) != 0) revert MalformedLogEntry("unknown flag bits");
+        if (cidLen > 255 || entry.length != LOG_HEADER + cidLen) {
+            revert MalformedLogEntry("CID length does not match the entry length");
+        }
+        if (flags & 2 != 0) revert MalformedLogEntry("a private registration names no token id");
+        if (tokenWord != 0) revert MalformedLogEntry("token id absent but not zero");
+        if (flags & 4 == 0 && txWord != 0) revert MalformedLogEntry("tx hash absent but not zero");
+        if (flags & 8 == 0 && blockWord != 0) revert MalformedLogEntry("block absent but not zero");
+        uint64 chainId = uint64(w0 >> 168);
+        if (chainId != 0 && chainId != block.chainid) revert LogEntryWrongChain(chainId, block.chainid);
+        if (flags & 1 != 0) {
+            if (address(uint160(contractWord)) != address(this)) {
+                revert LogEntryWrongContract(address(uint160(contractWord)), address(this));
+            }
+        } else if (contractWord != 0) {
+            revert MalformedLogEntry("contract absent but not zero");
+        }
+        cid = string(entry[LOG_HEADER:]);
+    }
 
     function _claimLeaf(bytes32 root, bytes32 leaf, address owner, bytes32 contentHash, string calldata metadataCid)
         private

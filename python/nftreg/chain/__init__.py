@@ -6,6 +6,7 @@ from nftreg.chain.anvil import AnvilProcess, anvil_binary
 from nftreg.chain.connection import Chain
 from nftreg.chain.contract import (
     AnchorInfo,
+    LogAnchor,
     MintResult,
     Registry,
     RegistryEvent,
@@ -24,6 +25,7 @@ __all__ = [
     "ContractEvent",
     "ErrorDecoder",
     "FeePolicy",
+    "LogAnchor",
     "MintResult",
     "Registry",
     "RegistryEvent",

@@ -20,7 +20,7 @@ from nftreg.chain.connection import Chain
 from nftreg.chain.events import ContractEvent, EventDecoder
 from nftreg.errors import ChainError, InvalidInputError
 
-__all__ = ["AnchorInfo", "MintResult", "Registry", "RegistryEvent", "TxResult", "Voucher", "artifact"]
+__all__ = ["AnchorInfo", "LogAnchor", "MintResult", "Registry", "RegistryEvent", "TxResult", "Voucher", "artifact"]
 
 RegistryEvent = ContractEvent  # the name callers know
 
@@ -74,6 +74,30 @@ class AnchorInfo:
     tree_cid: str
     block_number: int
     anchorer: str
+
+
+@dataclass(frozen=True)
+class LogAnchor:
+    """A registration-log checkpoint anchored in the contract (``anchorLog``)."""
+
+    tree_size: int
+    root: bytes
+    timestamp: int  # block time of the anchor, seconds
+
+
+def _u64(v: int, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 64:
+        raise InvalidInputError(f"{what}: expected an integer in [0, 2^64)")
+    return v
+
+
+def _entry_bytes(entry: bytes | str) -> bytes:
+    if isinstance(entry, str):
+        try:
+            entry = bytes.fromhex(entry.removeprefix("0x"))
+        except ValueError:
+            raise InvalidInputError("entry: not 0x-hex") from None
+    return bytes(entry)
 
 
 class Registry:
@@ -173,6 +197,20 @@ class Registry:
     def build_set_metadata(self, token_id: int, metadata_cid: str) -> dict[str, Any]:
         return self._tx("setMetadataCid", token_id, metadata_cid)
 
+    def build_anchor_log(self, tree_size: int, root: bytes | str) -> dict[str, Any]:
+        """``anchorLog(treeSize, rootHash)``: anchor a registration-log checkpoint (the outbox
+        sends it as a write of its own kind; sizes must strictly increase on-chain)."""
+        return self._tx("anchorLog", _u64(tree_size, "tree_size"), _b32(root, "root"))
+
+    def build_mint_with_log_proof(self, entry: bytes | str, index: int, tree_size: int, proof: list[bytes | str],
+                                  metadata_cid: str = "") -> dict[str, Any]:
+        """``mintWithLogProof``: mint the token of a private registration (log entry of kind 2)
+        from its inclusion proof at an anchored ``tree_size``. Leave ``metadata_cid`` empty
+        when the entry names its CID; when it names none, only the entry's owner may send this
+        and ``metadata_cid`` is required."""
+        return self._tx("mintWithLogProof", _entry_bytes(entry), _u64(index, "index"), _u64(tree_size, "tree_size"),
+                        [_b32(p, "proof") for p in proof], metadata_cid)
+
     # -- convenience writes ------------------------------------------------------------------
     def _mint_result(self, receipt: dict[str, Any]) -> MintResult:
         ids = self.minted_token_ids(receipt)
@@ -195,6 +233,15 @@ class Registry:
 
     def redeem(self, voucher: Voucher, signature: bytes) -> MintResult:
         return self._mint_result(self.chain.transact(self.build_redeem(voucher, signature)))
+
+    def anchor_log(self, tree_size: int, root: bytes | str) -> TxResult:
+        r = self.chain.transact(self.build_anchor_log(tree_size, root))
+        return TxResult("0x" + bytes(r["transactionHash"]).hex(), r["blockNumber"], r["gasUsed"])
+
+    def mint_with_log_proof(self, entry: bytes | str, index: int, tree_size: int, proof: list[Any],
+                            metadata_cid: str = "") -> MintResult:
+        return self._mint_result(self.chain.transact(
+            self.build_mint_with_log_proof(entry, index, tree_size, proof, metadata_cid)))
 
     def grant_role(self, role: str, account: str) -> TxResult:
         r = self.chain.transact(self._tx("grantRole", self.role_id(role), Web3.to_checksum_address(account)))
@@ -263,6 +310,26 @@ class Registry:
     def verify_multiproof(self, root: bytes | str, proof: list[Any], flags: list[bool], leaves: list[Any]) -> bool:
         return self._call("verifyMultiProof", _b32(root, "root"), [_b32(p, "proof") for p in proof], list(flags),
                           [_b32(x, "leaf") for x in leaves])
+
+    def log_root_at(self, tree_size: int) -> bytes | None:
+        """The log root anchored at ``tree_size``, or None when that size was never anchored."""
+        r = bytes(self._call("logRootAt", _u64(tree_size, "tree_size")))
+        return None if r == bytes(32) else r
+
+    def latest_log_anchor(self) -> LogAnchor | None:
+        """The latest anchored log checkpoint, or None before the first."""
+        size, root, ts = self._call("latestLogAnchor")
+        return None if size == 0 else LogAnchor(size, bytes(root), ts)
+
+    def verify_log_inclusion(self, entry: bytes | str, index: int, tree_size: int, proof: list[Any],
+                             root: bytes | str) -> bool:
+        """The contract's RFC 9162 inclusion check (``verifyLogInclusion``), for comparing with
+        ``nftreg.log.verify_inclusion``."""
+        return self._call("verifyLogInclusion", _entry_bytes(entry), _u64(index, "index"), _u64(tree_size, "tree_size"),
+                          [_b32(p, "proof") for p in proof], _b32(root, "root"))
+
+    def log_leaf_hash(self, entry: bytes | str) -> bytes:
+        return bytes(self._call("logLeafHash", _entry_bytes(entry)))
 
     def leaf_hash(self, owner: str, content_hash: bytes | str, metadata_cid: str) -> bytes:
         return bytes(self._call("leafHash", Web3.to_checksum_address(owner), _b32(content_hash, "content_hash"), metadata_cid))
