@@ -56,10 +56,16 @@ class Asset(BaseModel):
     token_uri: str
     media_type: str | None
     size: int | None
-    status: str = Field(description="pending (signed, not in a block) | minted (in a block)")
+    status: str = Field(description="pending (signed, not in a block) | minted (in a block); registered "
+                                    "off-chain: logging (accepted) | logged (in the registration log) | "
+                                    "anchored (a checkpoint covering it is anchored on-chain)")
     final: bool = Field(description="minted and deep/old enough that a reorg or devnet restart cannot undo it")
     tx_hash: str | None
     block_number: int | None
+    onchain: bool = Field(True, description="false: registered off-chain (a log entry, no token yet)")
+    log_index: int | None = Field(None, description="the registration's index in the registration log, once "
+                                                    "a published checkpoint covers it")
+    receipt: str | None = Field(None, description="where its log receipt is served")
 
 
 class AssetPage(BaseModel):

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     log_origin: str | None = None
     log_key: str | None = Field(default=None, repr=False)
     log_key_file: Path | None = None
+    # the log's checkpoint root is anchored in the registry contract this often when the log
+    # grew (through the outbox, like every write); 0 = never
+    log_anchor_interval_s: float = Field(default=60.0, ge=0)
     # a write unmined this long is replaced by a fee bump (same nonce, fees +12.5 % or to the
     # market, whichever is higher) in the background pass; 0 = never
     fee_bump_after_s: float = Field(default=30, ge=0)

@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         svc: RegistryService = service if service is not None else await run_in_threadpool(RegistryService, settings)
         app.state.service = svc
         app.state.log = await run_in_threadpool(_open_log, settings)
+        await run_in_threadpool(svc.logfeed.attach, app.state.log)
+        svc.anchoring.attach(app.state.log)
         svc.start_background()
         app.state.metrics.register(_ReconcileCollector(svc))
         app.state.auth = AuthService(svc.db, chain_id=svc.chain.chain_id, nonce_ttl_s=settings.nonce_ttl_s,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, *, service: RegistryService | N
         try:
             yield
         finally:
+            await run_in_threadpool(svc.anchoring.close)
+            await run_in_threadpool(svc.logfeed.close)
             await run_in_threadpool(app.state.log.close)
             if own:
                 svc.close()

@@ -27,9 +27,12 @@ def mint_cmd(
     data_dir: Path = DATA_DIR_OPT,
     rpc_url: str | None = typer.Option(None, envvar="NFTREG_RPC_URL", help="chain (default: running devnet, else anvil://)"),
     ipfs_api: str | None = typer.Option(None, envvar="NFTREG_IPFS_API", help="Kubo API (default: embedded store)"),
+    off_chain: bool = typer.Option(False, "--off-chain",
+                                   help="register in the registry's log instead (no transaction; needs --remote)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Pin FILE and its ERC-721 metadata, then mint its ownership token."""
+    """Pin FILE and its ERC-721 metadata, then mint its ownership token (or, with --off-chain,
+    register it in the registry's registration log: no gas; mint it later with `nftreg log mint`)."""
     from nftreg.chain import Registry
     from nftreg.ipfs import open_store
     from nftreg.metadata import build_metadata
@@ -45,7 +48,10 @@ def mint_cmd(
     if state(ctx).remote:
         from nftreg.cli import remote
 
-        return remote.mint(ctx, file, name=name, description=description, attributes=attrs, to=to, as_json=as_json)
+        return remote.mint(ctx, file, name=name, description=description, attributes=attrs, to=to, as_json=as_json,
+                           onchain=not off_chain)
+    if off_chain:
+        fail("--off-chain registers in a registry's log: run it against the registry with --remote URL")
     fields = build_metadata(name=name, description=description, attributes=attrs or None)
     store = open_store(api=ipfs_api, data_dir=data_dir)
     chain = connect(data_dir, rpc_url)

@@ -88,20 +88,51 @@ def bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
 
 # -- mint, lookup, assets ----------------------------------------------------------------------
 def mint(ctx: typer.Context, file: Path, *, name: str, description: str | None, attributes: list[dict[str, str]],
-         to: str | None, as_json: bool) -> None:
+         to: str | None, as_json: bool, onchain: bool = True) -> None:
     from nftreg.client import AlreadyRegistered
 
     with client(ctx, sign_in=True) as c:
         try:
-            a = c.register(file, name=name, description=description, attributes=attributes or None, owner=to)
+            a = c.register(file, name=name, description=description, attributes=attributes or None, owner=to,
+                           onchain=onchain)
         except AlreadyRegistered as e:
             from nftreg.cid import content_hash_hex
 
-            fail(f"{file}: content hash {content_hash_hex(file)} is already registered as token {e.token_id}")
+            where = f"as token {e.token_id}" if e.token_id is not None else "off-chain (in the registration log)"
+            fail(f"{file}: content hash {content_hash_hex(file)} is already registered {where}")
         info = c.info()
         out = {"token_id": a.token_id, "owner": a.owner, "content_hash": a.content_hash, "asset_cid": a.asset_cid,
                "metadata_cid": a.metadata_cid, "token_uri": a.token_uri, "tx_hash": a.tx_hash,
                "block": a.block_number, "contract": info.registry, "chain_id": info.chain_id}
+        if not onchain:
+            out = {**out, "status": a.status, "onchain": False, "receipt": a.receipt}
+    emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+def receipt(ctx: typer.Context, asset: str, out: Path | None, wait_s: float) -> dict[str, Any]:
+    """The log receipt of ASSET (token id or 0x content hash), waiting up to ``wait_s`` for
+    the entry to be integrated."""
+    from nftreg.client import NotFound
+
+    deadline = time.monotonic() + wait_s
+    with client(ctx) as c:
+        while True:
+            try:
+                r = c.receipt(int(asset) if asset.isdigit() else asset)
+                break
+            except NotFound as e:
+                if time.monotonic() >= deadline:
+                    fail(f"{asset}: {e.detail or e}")
+                time.sleep(0.2)
+    if out is not None:
+        out.write_text(json.dumps(r, indent=2), encoding="utf-8")
+    return r
+
+
+def mint_from_log(ctx: typer.Context, asset: str, as_json: bool) -> None:
+    with client(ctx, sign_in=True) as c:
+        a = c.mint_from_log(asset)
+    out = a.model_dump()
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 

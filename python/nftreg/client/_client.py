@@ -166,20 +166,33 @@ class Client(_Base):
 
     def register(self, data: f.DataOrPath, *, name: str, description: str | None = None, attributes: Any = None,
                  image: str | None = None, metadata: dict[str, Any] | None = None, owner: str | None = None,
-                 private: bool = False, idempotency_key: str | None = None) -> Asset:
+                 private: bool = False, idempotency_key: str | None = None, onchain: bool = True) -> Asset:
         """Mint an asset (a path or bytes). ``private=True`` sends only the content hash and CID,
-        computed here; the file never leaves this machine."""
+        computed here; the file never leaves this machine. ``onchain=False`` registers it
+        off-chain: no transaction, a private entry in the registration log (``receipt``), and
+        the owner can mint it later with its log proof (``mint_from_log``)."""
         return self._run(f.register(self._st, data, name=name, description=description, attributes=attributes,
                                     image=image, metadata=metadata, owner=owner, private=private,
-                                    idempotency_key=idempotency_key))
+                                    idempotency_key=idempotency_key, onchain=onchain))
+
+    def receipt(self, asset: Asset | int | str) -> dict[str, Any]:
+        """The log receipt of an asset's registration (token id or 0x content hash); check it
+        offline with ``nftreg.log.verify_receipt(receipt, verifier_key)``."""
+        return self._run(f.asset_receipt(_asset_ref(asset)))
+
+    def mint_from_log(self, asset: Asset | str, *, idempotency_key: str | None = None) -> Asset:
+        """Mint an off-chain registration on-chain with its log inclusion proof (against an
+        anchored checkpoint); the caller must be its owner."""
+        return self._run(f.mint_from_log(str(_asset_ref(asset)), idempotency_key))
 
     def wait(self, asset: Asset | int, *, status: str = "final", timeout: float = 120.0,
              interval: float = 1.0) -> Asset:
         """Poll until the asset is ``minted`` or ``final``; ``TimeoutError`` otherwise."""
         return self._run(f.wait(asset, status, timeout, interval, time.monotonic))
 
-    def asset(self, token_id: int) -> Asset:
-        return self._run(f.get_asset(token_id))
+    def asset(self, asset_id: int | str) -> Asset:
+        """By token id or 0x content hash."""
+        return self._run(f.get_asset(asset_id))
 
     def assets(self, *, owner: str | None = None, content_hash: str | None = None,
                page_size: int = 100) -> Iterator[Asset]:
@@ -305,17 +318,24 @@ class AsyncClient(_Base):
 
     async def register(self, data: f.DataOrPath, *, name: str, description: str | None = None,
                        attributes: Any = None, image: str | None = None, metadata: dict[str, Any] | None = None,
-                       owner: str | None = None, private: bool = False, idempotency_key: str | None = None) -> Asset:
+                       owner: str | None = None, private: bool = False, idempotency_key: str | None = None,
+                       onchain: bool = True) -> Asset:
         return await self._run(f.register(self._st, data, name=name, description=description, attributes=attributes,
                                           image=image, metadata=metadata, owner=owner, private=private,
-                                          idempotency_key=idempotency_key))
+                                          idempotency_key=idempotency_key, onchain=onchain))
+
+    async def receipt(self, asset: Asset | int | str) -> dict[str, Any]:
+        return await self._run(f.asset_receipt(_asset_ref(asset)))
+
+    async def mint_from_log(self, asset: Asset | str, *, idempotency_key: str | None = None) -> Asset:
+        return await self._run(f.mint_from_log(str(_asset_ref(asset)), idempotency_key))
 
     async def wait(self, asset: Asset | int, *, status: str = "final", timeout: float = 120.0,
                    interval: float = 1.0) -> Asset:
         return await self._run(f.wait(asset, status, timeout, interval, time.monotonic))
 
-    async def asset(self, token_id: int) -> Asset:
-        return await self._run(f.get_asset(token_id))
+    async def asset(self, asset_id: int | str) -> Asset:
+        return await self._run(f.get_asset(asset_id))
 
     async def assets(self, *, owner: str | None = None, content_hash: str | None = None,
                      page_size: int = 100) -> AsyncIterator[Asset]:
@@ -365,3 +385,10 @@ class AsyncClient(_Base):
 async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     for c in chunks:
         yield c
+
+
+def _asset_ref(asset: Asset | int | str) -> int | str:
+    """An asset's id for the API: its token id when it has one, else its content hash."""
+    if isinstance(asset, Asset):
+        return asset.token_id if asset.token_id is not None else asset.content_hash
+    return asset

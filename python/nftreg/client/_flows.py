@@ -113,7 +113,8 @@ def _in_progress(content: bytes) -> bool:
         body = json.loads(content)
     except ValueError:
         return False
-    return isinstance(body, dict) and body.get("token_id") is None and body.get("batch_id") is None
+    return (isinstance(body, dict) and body.get("token_id") is None and body.get("batch_id") is None
+            and body.get("registered") is None)
 
 
 def new_key() -> str:
@@ -332,12 +333,14 @@ def _local_hash(data: DataOrPath) -> str:
 
 def register(st: State, data: DataOrPath, *, name: str, description: str | None, attributes: Any,
              image: str | None, metadata: dict[str, Any] | None, owner: str | None, private: bool,
-             idempotency_key: str | None) -> Flow[Asset]:
+             idempotency_key: str | None, onchain: bool = True) -> Flow[Asset]:
     if isinstance(data, (str, os.PathLike)) and not Path(data).is_file():
         raise InvalidInputError(f"path: {os.fspath(data)!r} is not a readable file")
     form = {"metadata": _metadata(name, description, attributes, image, metadata)}
     if owner is not None:
         form["owner"] = owner
+    if not onchain:
+        form["onchain"] = "false"
     ch = _local_hash(data)
     upload: DataOrPath | None = data
     if private:
@@ -353,6 +356,11 @@ def register(st: State, data: DataOrPath, *, name: str, description: str | None,
         # A retried register that finds its content registered: when the token went to the
         # owner this call mints for, it is this call's own mint (its first answer was lost).
         err = _error(resp)
+        if not onchain and isinstance(err, AlreadyRegistered) and err.token_id is None:
+            asset = yield from get_asset(ch.lower())
+            want = owner or st.address
+            if not asset.onchain and want and asset.owner.lower() == want.lower():
+                return asset  # this call's own off-chain registration (its first answer was lost)
         if isinstance(err, AlreadyRegistered) and err.token_id is not None:
             asset = yield from get_asset(err.token_id)
             want = owner or st.address
@@ -370,8 +378,36 @@ def _error(resp: Resp) -> Exception:
     return error_from_response(resp.status, resp.content, resp.headers.get("retry-after"))
 
 
-def get_asset(token_id: int) -> Flow[Asset]:
-    return _model((yield Req("GET", f"/v1/assets/{int(token_id)}")), Asset)
+def get_asset(asset_id: int | str) -> Flow[Asset]:
+    """By token id, or by 0x content hash (an off-chain registration has no token id)."""
+    ref = str(int(asset_id)) if isinstance(asset_id, int) else _hash_ref(asset_id)
+    return _model((yield Req("GET", f"/v1/assets/{ref}")), Asset)
+
+
+def _hash_ref(v: str) -> str:
+    s = v.strip().lower()
+    if s.isdigit():
+        return s
+    if len(s) != 66 or not s.startswith("0x") or any(c not in "0123456789abcdef" for c in s[2:]):
+        raise InvalidInputError(f"asset: {v!r} is neither a token id nor a 0x 32-byte content hash")
+    return s
+
+
+def asset_receipt(asset_id: int | str, wait_s: float = 0.0) -> Flow[dict[str, Any]]:
+    """The log receipt of an asset's registration (index, inclusion proof, signed checkpoint)."""
+    ref = str(int(asset_id)) if isinstance(asset_id, int) else _hash_ref(asset_id)
+    resp = yield Req("GET", f"/v1/assets/{ref}/receipt", raw_errors=True)
+    if resp.status >= 400:
+        _raise(resp)
+    return dict(json.loads(resp.content))
+
+
+def mint_from_log(asset_id: str, idempotency_key: str | None) -> Flow[Asset]:
+    resp = yield Req("POST", f"/v1/assets/{_hash_ref(asset_id)}/mint-from-log",
+                     idempotency_key=idempotency_key or new_key(), retry_in_progress=True, raw_errors=True)
+    if resp.status >= 400:
+        _raise(resp)
+    return _model(resp, Asset)
 
 
 def asset_page(owner: str | None, content_hash: str | None, cursor: str | None, limit: int) -> Flow[AssetPage]:

@@ -121,6 +121,6 @@ def error_from_response(status: int, body: bytes, retry_after: str | None = None
     problem.setdefault("status", status)
     problem.setdefault("detail", body[:500].decode("utf-8", "replace") if body else "")
     cls = _BY_STATUS.get(status, ServerError)
-    if status == 409 and problem.get("token_id") is not None:
-        cls = AlreadyRegistered
+    if status == 409 and (problem.get("token_id") is not None or problem.get("registered") is not None):
+        cls = AlreadyRegistered  # on-chain (token_id) or off-chain (registered: "offchain")
     return cls(status, problem, retry_after=retry_after_seconds(retry_after))

@@ -27,6 +27,7 @@ __all__ = [
     "ChainCursor",
     "Batch",
     "IdempotencyRecord",
+    "LogRecord",
     "OutboxTx",
     "OwnershipChallenge",
     "SessionToken",
@@ -159,3 +160,23 @@ class ChainCursor(Base):
     block: Mapped[int] = mapped_column(BigInteger, nullable=False)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # of `block`, when read
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class LogRecord(Base):
+    """One registration event on its way into the registration log: written in the database
+    transaction that accepts the event (a final write, an off-chain registration, a final
+    contract event), so the event and its log entry commit together; ``key`` says which event
+    it is (``private:<hash>``, ``reg:<hash>``, ``anchor:<root>``, ``transfer:<tx>:<log index>``,
+    ...) and is unique: the same event never gets a second entry, however often it is seen or
+    replayed. ``entry`` holds the exact bytes appended (log time included), so after a crash
+    between publishing a checkpoint and recording ``log_index`` the entry is found in the log by
+    its bytes instead of being appended again."""
+
+    __tablename__ = "log_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    kind: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(66), index=True, nullable=False)
+    entry: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

@@ -10,21 +10,35 @@ from sqlalchemy import select
 from nftreg.db import Asset, Database
 from nftreg.services import validate
 from nftreg.services.errors import NotFound
+from nftreg.services.logfeed import LogFeed
 from nftreg.services.outbox import Outbox
 
 __all__ = ["Assets", "asset_view"]
 
 
-def asset_view(a: Asset) -> dict[str, Any]:
+def asset_view(a: Asset, log_index: int | None = None, anchored_size: int = 0) -> dict[str, Any]:
+    """The asset as the API shows it. An off-chain registration's status is ``logging`` (accepted,
+    not yet in a published checkpoint), ``logged`` (its receipt is available) or ``anchored`` (a
+    checkpoint covering it is anchored on-chain: it can be minted with its log proof)."""
+    status = a.status
+    if status == "offchain":
+        status = "logging" if log_index is None else "anchored" if anchored_size > log_index else "logged"
     return {"token_id": a.token_id, "owner": a.owner, "content_hash": a.content_hash, "asset_cid": a.asset_cid,
             "metadata_cid": a.metadata_cid, "token_uri": f"ipfs://{a.metadata_cid}", "media_type": a.media_type,
-            "size": a.size, "status": a.status, "final": bool(a.final), "tx_hash": a.tx_hash,
-            "block_number": a.block_number}
+            "size": a.size, "status": status, "final": bool(a.final), "tx_hash": a.tx_hash,
+            "block_number": a.block_number, "onchain": a.status != "offchain", "log_index": log_index,
+            "receipt": f"/v1/assets/{a.content_hash}/receipt"}
 
 
 class Assets:
-    def __init__(self, db: Database, outbox: Outbox):
-        self.db, self.outbox = db, outbox
+    def __init__(self, db: Database, outbox: Outbox, logfeed: LogFeed | None = None):
+        self.db, self.outbox, self.logfeed = db, outbox, logfeed
+
+    def view(self, a: Asset) -> dict[str, Any]:
+        if self.logfeed is None:
+            return asset_view(a)
+        idx = self.logfeed.registration_index(a.content_hash)
+        return asset_view(a, idx, self.logfeed.anchored_size() if a.status == "offchain" and idx is not None else 0)
 
     def _recheck(self, a: Asset) -> bool:
         """So that a mint whose block a reorg or devnet restart dropped reads as pending at once."""
@@ -42,7 +56,7 @@ class Assets:
                 break
             fresh = False
         assert a is not None
-        return asset_view(a)
+        return self.view(a)
 
     def by_hash(self, ch: str, *, fresh: bool = True) -> dict[str, Any]:
         return self._one(Asset.content_hash == ch, f"no asset with content hash {ch}", fresh)

@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 
 from nftreg.chain import Registry
 from nftreg.cid import content_hash as sha256_of
-from nftreg.db import Asset, Database, OutboxTx
+from nftreg.db import Asset, Database, LogRecord, OutboxTx
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore
+from nftreg.log.entry import EntryKind
 from nftreg.metadata import canonical_json
 from nftreg.services import validate
-from nftreg.services.errors import Conflict, Unavailable, Unprocessable
+from nftreg.services.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from nftreg.services.logfeed import LogFeed
 from nftreg.services.outbox import Landed, Outbox, SimulatedCrash, WriteHooks, copy_error
 from nftreg.services.sniff import sniff
 
@@ -125,8 +127,10 @@ class _MintJob:
 
 
 class Minting:
-    def __init__(self, db: Database, registry: Registry, store: ContentStore, outbox: Outbox, *, batching: bool):
+    def __init__(self, db: Database, registry: Registry, store: ContentStore, outbox: Outbox, *, batching: bool,
+                 logfeed: LogFeed | None = None):
         self.db, self.registry, self.store, self.outbox = db, registry, store, outbox
+        self.logfeed = logfeed
         self.batching = batching
         self.queue: list[_MintJob] = []
         self._queue_lock = threading.Lock()
@@ -141,15 +145,7 @@ class Minting:
         ``upload_sha256``: the upload's 0x SHA-256 when the caller hashed it while receiving.
         ``request_key``: the request's idempotency key; a retry with it finds its own work."""
         owner = validate.address(owner)
-        if upload_path is not None:
-            if upload_sha256 is None or size is None:
-                upload_sha256, sniffed, size = hash_upload(upload_path)
-                media_type = media_type or sniffed
-            elif size == 0:
-                raise Unprocessable("file: the asset is empty (0 bytes); an empty file is nobody's asset")
-            hash_hex = upload_sha256
-        else:
-            hash_hex = private_hash(content_hash, asset_cid)
+        hash_hex, media_type, size = _hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
         own = self._own_earlier_attempt(hash_hex, request_key)
         if own is not None:
             if own.outbox_id is not None:  # signed (or minted) by this request's earlier attempt
@@ -161,6 +157,105 @@ class Minting:
         pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
                            media_type=media_type, size=size)
         self._mint_reserved(pinned, owner, request_key, batch=True)
+        return hash_hex
+
+    def register_offchain(self, *, owner: str, metadata: dict[str, Any], upload_path: str | None = None,
+                          content_hash: str | None = None, asset_cid: str | None = None,
+                          media_type: str | None = None, size: int | None = None, upload_sha256: str | None = None,
+                          request_key: str | None = None) -> str:
+        """Register off-chain: pin the asset (when uploaded) and its metadata as for a mint, then
+        record the asset row (status ``offchain``) and its private log entry (kind 2: owner, the
+        asset's SHA-256, metadata CID, this registry's chain and contract) in one transaction. No
+        transaction is sent; the receipt is the entry's inclusion proof, and the owner can mint
+        it later with the log proof once a checkpoint covering it is anchored. The same content
+        hash is refused when it is registered either way (one content hash, one registration).
+        Returns the content hash."""
+        if self.logfeed is None:
+            raise Unavailable("off-chain registration needs the registration log")
+        owner = validate.address(owner)
+        hash_hex, media_type, size = _hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
+        own = self._own_earlier_attempt(hash_hex, request_key)
+        if own is not None and own.status == "offchain":
+            return hash_hex  # this request's earlier attempt committed: same outcome
+        self._refuse_registered(hash_hex)
+        pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
+                           media_type=media_type, size=size)
+        try:
+            with self.db.write() as s:
+                s.execute(insert(Asset).values(content_hash=hash_hex, owner=owner, asset_cid=pinned.asset_cid,
+                                               metadata_cid=pinned.metadata_cid, media_type=media_type, size=size,
+                                               status="offchain", final=False, created_at=utcnow(),
+                                               request_key=request_key))
+                self.logfeed.record(s, f"private:{hash_hex}", self.logfeed.entry(
+                    EntryKind.PRIVATE, owner=owner, content_hash=hash_hex, metadata_cid=pinned.metadata_cid))
+        except IntegrityError:
+            self._refuse_registered(hash_hex)
+            raise Conflict(f"content hash {hash_hex} is being registered by another request", token_id=None) from None
+        return hash_hex
+
+    def mint_from_log(self, hash_hex: str, *, caller: str | None) -> str:
+        """Mint an off-chain registration on-chain with its log inclusion proof against the
+        newest anchored checkpoint (``mintWithLogProof``, through the outbox as a ``mint``
+        write; the token goes to the entry's owner). ``caller``: the signed-in address, which
+        must be the owner (None: a minter API key). Returns the content hash."""
+        if self.logfeed is None or self.logfeed.log is None:
+            raise Unavailable("minting from the log needs the registration log")
+        if not hasattr(self.registry, "build_mint_with_log_proof"):
+            raise Unavailable("this registry contract cannot mint from a log proof")
+        hash_hex = validate.hex32(hash_hex, "asset_id")
+        with self.db.read() as s:
+            row = s.scalars(select(Asset).where(Asset.content_hash == hash_hex)).one_or_none()
+        if row is None:
+            raise NotFound(f"no asset with content hash {hash_hex}")
+        if caller is not None and caller.lower() != row.owner.lower():
+            raise Forbidden(f"only its owner {row.owner} may mint {hash_hex} from the log")
+        if row.token_id is not None:
+            raise Conflict(f"content hash {hash_hex} is already registered as token {row.token_id}",
+                           token_id=row.token_id)
+        if row.status != "offchain":
+            if row.outbox_id is not None:
+                self._resume(row.outbox_id)
+                return hash_hex
+            raise Conflict(f"content hash {hash_hex} was not registered off-chain", registered="onchain")
+        idx = self.logfeed.registration_index(hash_hex)
+        if idx is None:
+            raise Conflict(f"{hash_hex} is not in a published checkpoint yet; retry in a second", token_id=None)
+        anchored = self.logfeed.anchored_size()
+        if anchored <= idx:
+            raise Conflict(f"log entry {idx} is not covered by an on-chain anchor yet (anchored tree size "
+                           f"{anchored}); the log is anchored every NFTREG_LOG_ANCHOR_INTERVAL_S seconds",
+                           registered="offchain", log_index=idx, anchored_size=anchored)
+        reglog = self.logfeed.log
+        reglog.refresh()
+        entry = reglog.store.entry(idx)
+        proof = reglog.store.inclusion_proof(idx, anchored)
+        intent = {"owner": row.owner, "content_hash": hash_hex, "metadata_cid": row.metadata_cid,
+                  "log_index": idx, "tree_size": anchored}
+        build = getattr(self.registry, "build_mint_with_log_proof")  # noqa: B009 (newer wrapper)
+        try:
+            tx = self.outbox.prepare(build(entry, idx, anchored, proof))
+
+            def link(s: Session, e: OutboxTx) -> None:
+                r: Any = s.execute(update(Asset).where(Asset.content_hash == hash_hex, Asset.status == "offchain")
+                                   .values(outbox_id=e.id, status="pending"))
+                if not r.rowcount:
+                    raise Conflict(f"{hash_hex} is being minted from the log by another request", token_id=None)
+
+            with self.outbox.send_lock:
+                sent = self.outbox.send("mint", intent, tx, link)
+        except ContractRevert as e:
+            if e.name == "ContentAlreadyRegistered":
+                raise Conflict(f"content hash {hash_hex} is already registered on-chain as token {e.args_[1]}",
+                               token_id=int(e.args_[1])) from None
+            raise Unprocessable(f"the registry contract refused the mint from the log: {e}") from None
+        except ChainError as e:
+            raise Unavailable(f"chain: {e}") from None
+        try:
+            self.outbox.wait_shared(sent)
+        except ContractRevert as e:
+            raise Unprocessable(f"the registry contract reverted the mint from the log: {e}") from None
+        except ChainError as e:
+            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return hash_hex
 
     # -- reservations --------------------------------------------------------------------------
@@ -175,9 +270,17 @@ class Minting:
 
     def _refuse_registered(self, hash_hex: str) -> None:
         with self.db.read() as s:
-            tid = s.scalar(select(Asset.token_id).where(Asset.content_hash == hash_hex))
-        if tid is not None:
-            raise Conflict(f"content hash {hash_hex} is already registered as token {tid}", token_id=tid)
+            row = s.execute(select(Asset.token_id, Asset.status, Asset.owner)
+                            .where(Asset.content_hash == hash_hex)).first()
+        if row is None:
+            return
+        if row.token_id is not None:
+            raise Conflict(f"content hash {hash_hex} is already registered as token {row.token_id}",
+                           token_id=row.token_id)
+        if row.status == "offchain":
+            raise Conflict(f"content hash {hash_hex} is already registered off-chain by {row.owner} (in the "
+                           f"registration log); its owner mints it with POST /v1/assets/{hash_hex}/mint-from-log",
+                           token_id=None, registered="offchain")
 
     def _reserve(self, p: PinnedAsset, owner: str, request_key: str | None) -> int | None:
         """Claim the content hash for this request. Returns None when claimed, or the outbox id
@@ -371,7 +474,24 @@ class Minting:
 
     def _failed(self, s: Session, outbox_id: int) -> None:
         for a in s.scalars(select(Asset).where(Asset.outbox_id == outbox_id)):
+            if s.scalar(select(LogRecord.id).where(LogRecord.key == f"private:{a.content_hash}")) is not None:
+                # a mint from the log that will never land: still registered off-chain
+                a.status, a.outbox_id, a.token_id, a.tx_hash, a.block_number = "offchain", None, None, None, None
+                continue
             s.delete(a)  # the content hash is free to be submitted again
+
+
+def _hash_of(upload_path: str | None, upload_sha256: str | None, size: int | None, media_type: str | None,
+             content_hash: str | None, asset_cid: str | None) -> tuple[str, str | None, int | None]:
+    """(content hash, media type, size) of an upload or a private registration's hash."""
+    if upload_path is not None:
+        if upload_sha256 is None or size is None:
+            upload_sha256, sniffed, size = hash_upload(upload_path)
+            media_type = media_type or sniffed
+        elif size == 0:
+            raise Unprocessable("file: the asset is empty (0 bytes); an empty file is nobody's asset")
+        return upload_sha256, media_type, size
+    return private_hash(content_hash, asset_cid), media_type, size
 
 
 def _hash_arg(e: ContractRevert) -> str | None:

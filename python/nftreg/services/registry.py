@@ -4,6 +4,9 @@ the background pass and exposes the operations the routes call.
 
     outbox.py        every chain write: prepare, sign, record, broadcast, fee-bump, finalize
     minting.py       the mint flow and group commit           (subscribes to "mint" writes)
+                     and off-chain registration (a private log entry, no transaction)
+    logfeed.py       every registration into the registration log, exactly once (on_final, events)
+    anchoring.py     the log's checkpoint anchored on-chain at an interval (a "log_anchor" write)
     batches.py       claims batches, anchors and proofs       (subscribes to "anchor" writes)
     assets.py        the asset index
     indexer.py       contract events into the index, reindex
@@ -25,9 +28,11 @@ from nftreg.chain import Chain, FeePolicy, Registry
 from nftreg.db import Database, upgrade
 from nftreg.ipfs import ContentStore, open_store
 from nftreg.merkle import ProofStream
+from nftreg.services.anchoring import LogAnchoring
 from nftreg.services.assets import Assets
 from nftreg.services.batches import Batches
 from nftreg.services.indexer import Indexer
+from nftreg.services.logfeed import LogFeed
 from nftreg.services.minting import Minting
 from nftreg.services.outbox import Finality, Outbox
 from nftreg.services.ownership import Ownership
@@ -71,9 +76,14 @@ class RegistryService:
 
             idempotency.SHARED_DATABASE = True
         self.outbox = Outbox(settings, self.db, self.chain, finality)
+        self.logfeed = LogFeed(self.db, self.chain, self.registry, finality, env=settings.env)
+        self.outbox.on_final(self.logfeed.on_final_mint, kind="mint")
+        self.outbox.on_final(self.logfeed.on_final_anchor, kind="anchor")
+        self.anchoring = LogAnchoring(self.outbox, self.registry, interval_s=settings.log_anchor_interval_s)
         batching = settings.mint_batch and self.chain.kind != "tester" and self.registry.supports_mint_batch
-        self.minting = Minting(self.db, self.registry, self.store, self.outbox, batching=batching)
-        self.assets = Assets(self.db, self.outbox)
+        self.minting = Minting(self.db, self.registry, self.store, self.outbox, batching=batching,
+                               logfeed=self.logfeed)
+        self.assets = Assets(self.db, self.outbox, self.logfeed)
         self.batches = Batches(self.db, self.registry, self.store, self.outbox, max_claims=settings.max_batch_claims)
         self.indexer = Indexer(self.db, self.chain, self.registry, self.outbox, finality)
         self.ownership = Ownership(self.db, self.chain, self.registry, challenge_ttl_s=settings.nonce_ttl_s)
@@ -88,6 +98,8 @@ class RegistryService:
         self._stop.set()
         if self._bg is not None:
             self._bg.join(timeout=30)
+        self.anchoring.close()
+        self.logfeed.close()
         self.db.dispose()
         if self._own_chain:
             self.chain.close()
@@ -96,6 +108,14 @@ class RegistryService:
     def mint(self, *, request_key: str | None = None, **kw: Any) -> dict[str, Any]:
         """See ``Minting.mint``; returns the asset as the index shows it."""
         return self.assets.by_hash(self.minting.mint(request_key=request_key, **kw), fresh=False)
+
+    def register_offchain(self, *, request_key: str | None = None, **kw: Any) -> dict[str, Any]:
+        """See ``Minting.register_offchain``: no transaction, a private log entry."""
+        return self.assets.by_hash(self.minting.register_offchain(request_key=request_key, **kw), fresh=False)
+
+    def mint_from_log(self, content_hash: str, *, caller: str | None) -> dict[str, Any]:
+        """See ``Minting.mint_from_log``."""
+        return self.assets.by_hash(self.minting.mint_from_log(content_hash, caller=caller), fresh=False)
 
     def get_asset(self, token_id: int) -> dict[str, Any]:
         return self.assets.by_token(token_id)
@@ -162,7 +182,8 @@ class RegistryService:
                 except BlockingIOError:
                     continue
                 try:
-                    for name, step in (("reconcile", lambda: self.reconcile(wait=False)), ("event sync", self.sync_events)):
+                    for name, step in (("reconcile", lambda: self.reconcile(wait=False)), ("event sync", self.sync_events),
+                                       ("log events", self.logfeed.follow_events)):
                         try:
                             step()
                         except Exception:

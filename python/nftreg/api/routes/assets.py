@@ -72,6 +72,8 @@ def mint_asset(
     content_hash: Annotated[str | None, Form(description="0x SHA-256 of the asset (private registration)")] = None,
     asset_cid: Annotated[str | None, Form()] = None,
     owner: Annotated[str | None, Form(description="defaults to the signed-in address")] = None,
+    onchain: Annotated[bool, Form(description="false: register off-chain (no transaction; a private entry in "
+                                              "the registration log, mintable later with its log proof)")] = True,
     idempotency_key: IdempotencyKey = None, authorization: Authorization = None, x_api_key: ApiKeyHeader = None,
 ) -> JSONResponse:
     kind, address = _caller(auth, authorization, x_api_key)
@@ -105,11 +107,12 @@ def mint_asset(
                     h.update(chunk)
                     out.write(chunk)
             digest, media_type = "0x" + h.hexdigest(), sniff(head)
-        fp = fingerprint(owner, digest or content_hash, asset_cid, meta)
+        fp = fingerprint(owner, digest or content_hash, asset_cid, meta, *(() if onchain else ("offchain",)))
 
         def run() -> tuple[int, dict[str, Any]]:
             # the key ties the reservation to this request: a retry after a crash finds its own work
-            return 201, service.mint(owner=owner, metadata=meta, upload_path=tmp_path, content_hash=content_hash,
+            register = service.mint if onchain else service.register_offchain
+            return 201, register(owner=owner, metadata=meta, upload_path=tmp_path, content_hash=content_hash,
                                      asset_cid=asset_cid, media_type=media_type, size=size, upload_sha256=digest,
                                      request_key=idempotency_key and fingerprint("assets", idempotency_key))
 
@@ -123,9 +126,43 @@ def mint_asset(
             os.unlink(tmp_path)
 
 
-@router.get("/v1/assets/{token_id}", response_model=Asset)
-def get_asset(token_id: int, service: ServiceDep) -> dict[str, Any]:
-    return service.get_asset(token_id)
+@router.post("/v1/assets/{asset_id}/mint-from-log", response_model=Asset,
+             responses={409: {"description": "already minted, or not covered by an on-chain log anchor yet"}},
+             summary="Mint an off-chain registration on-chain with its log inclusion proof",
+             description="`asset_id`: the 0x content hash. The token goes to the registration's owner; a "
+                         "session must be that owner (or send a minter API key). Needs a checkpoint covering the "
+                         "entry anchored on-chain (`status: anchored`).")
+def mint_from_log(asset_id: str, service: ServiceDep, auth: AuthDep, idempotency_key: IdempotencyKey = None,
+                  authorization: Authorization = None, x_api_key: ApiKeyHeader = None) -> JSONResponse:
+    kind, address = _caller(auth, authorization, x_api_key)
+    if not (len(asset_id) == 66 and asset_id[:2] == "0x"):
+        raise Unprocessable("asset_id: expected the 0x 32-byte content hash of an off-chain registration")
+
+    def run() -> tuple[int, dict[str, Any]]:
+        return 200, service.mint_from_log(asset_id.lower(), caller=address if kind == "session" else None)
+
+    status, body, replayed = run_idempotent(service.db, "mint-from-log", idempotency_key,
+                                            fingerprint(asset_id.lower(), address), run)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if status >= 400:
+        return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.get("/v1/assets/{asset_id}", response_model=Asset,
+            description="`asset_id`: a token id, or the asset's 0x content hash (off-chain registrations have "
+                        "no token id)")
+def get_asset(asset_id: str, service: ServiceDep) -> dict[str, Any]:
+    if asset_id.isdigit() and len(asset_id) <= 78:
+        return service.get_asset(int(asset_id))
+    if len(asset_id) == 66 and asset_id[:2] == "0x":
+        try:
+            bytes.fromhex(asset_id[2:])
+        except ValueError:
+            pass
+        else:
+            return service.get_asset_by_hash(asset_id.lower())
+    raise Unprocessable("asset_id: expected a token id or a 0x 32-byte content hash")
 
 
 @router.get("/v1/assets", response_model=AssetPage)
