@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from api_server import serve_process  # noqa: E402
+from api_server import serve_process
 
 ADMIN = "bench-admin-key-0123456789"
 OWNER = "0x" + "ab" * 20

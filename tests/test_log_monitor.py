@@ -101,3 +101,52 @@ def test_monitor_unreachable_log_exits_2(tmp_path):
     r = monitor("http://127.0.0.1:9", "--key", "a+00000000+AQ", "--once")
     assert r.returncode in (1, 2), r.stdout + r.stderr
     assert Path(tmp_path).exists()
+
+
+def test_monitor_checks_the_on_chain_anchors(tmp_path):
+    """With --rpc/--contract: every LogAnchored root equals the log's root at that size; a log
+    rewritten under the same key disagrees with the chain, and the monitor says where."""
+    from nftreg.chain import AnvilProcess
+    from nftreg.chain.anvil import ANVIL_DEV_KEY
+
+    anvil = AnvilProcess(tmp_path / "anvil")
+    anvil.start()
+    try:
+        data = tmp_path / "svc"
+        env = {**ENV, "NFTREG_LOG_ANCHOR_INTERVAL_S": "0.5", "NFTREG_PRIVATE_KEY": ANVIL_DEV_KEY}
+        with serve_process(data, env=env, args=["--rpc-url", anvil.url]) as (url, _proc):
+            key = httpx.post(url + "/v1/admin/api-keys", json={"name": "m", "role": "minter"},
+                             headers={"X-API-Key": ADMIN}, timeout=30).json()["api_key"]
+            vkey = httpx.get(url + "/v1/log").json()["verifier_key"]
+            contract = httpx.get(url + "/v1/info").json()["registry"]
+            hashes = register(url, key, 3)
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{url}/v1/assets/{hashes[-1]}").json()["status"] != "anchored":
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            register(url, key, 2)
+            deadline = time.monotonic() + 60
+            while True:  # a second anchor at a larger size
+                r = monitor(url, "--key", vkey, "--rpc", anvil.url, "--contract", contract, "--once", "--json")
+                assert r.returncode == 0, r.stdout + r.stderr
+                rep = json.loads(r.stdout)
+                if rep["anchors_checked"] >= 2:
+                    break
+                assert time.monotonic() < deadline, rep
+                time.sleep(0.5)
+            assert rep["anchored_size"] <= rep["size"]
+        signer = (data / "log" / "log.key").read_text()
+        shutil.rmtree(data / "log")
+        forged = FileLog(data / "log", signer_key=signer)
+        forged.integrate([LogEntry.of("private", owner="0x" + "44" * 20, content_hash=os.urandom(32)).encode()
+                          for _ in range(rep["size"])])
+        forged.close()
+        (data / "log" / "log.key").write_text(signer)
+        env["NFTREG_LOG_ANCHOR_INTERVAL_S"] = "0"
+        with serve_process(data, env=env, args=["--rpc-url", anvil.url]) as (url, _proc):
+            # no state file: only the chain knows what the log said before
+            r = monitor(url, "--key", vkey, "--rpc", anvil.url, "--contract", contract, "--once")
+            assert r.returncode == 4, r.stdout + r.stderr
+            assert "FORK: the root anchored on-chain at tree size" in r.stdout
+    finally:
+        anvil.stop()

@@ -10,6 +10,7 @@ import json
 import os
 import time
 
+import httpx
 import pytest
 from api_server import LiveServer
 from eth_account import Account
@@ -24,7 +25,7 @@ ADMIN = "test-admin-key-0123456789"
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("logsvc")
     settings = Settings(data_dir=data, env="test", admin_api_key=ADMIN, reconcile_interval_s=0.5,
-                        log_interval_s=0.2, finality_age_s=0.5)
+                        log_interval_s=0.2, finality_age_s=0.5, log_anchor_interval_s=1.0)
     with LiveServer(settings) as srv:
         yield srv
 
@@ -197,3 +198,117 @@ def _minter_key(client) -> str:
                     headers={"X-API-Key": ADMIN})
     assert r.status_code in (200, 201), r.text
     return r.json()["api_key"]
+
+
+def wait_status(client, ch: str, status: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        a = client.get(f"/v1/assets/{ch}").json()
+        if a["status"] == status:
+            return a
+        assert time.monotonic() < deadline, f"{ch} is {a['status']}, not {status}, after {timeout} s"
+        time.sleep(0.2)
+
+
+def test_log_is_anchored_on_chain_and_the_owner_mints_from_the_log(server, client, creator):
+    """The scheduler anchors the published checkpoint (anchorLog through the outbox); the
+    off-chain registration turns `anchored`; its owner mints it with the log proof
+    (mintWithLogProof on anvil); the token is the owner's, the mint is logged once more."""
+    svc = server.service
+    acct, h = creator
+    data = os.urandom(512)
+    ch = "0x" + hashlib.sha256(data).hexdigest()
+    r = post(client, h, data, {"name": "สมอ"}, onchain="false")
+    assert r.status_code == 201, r.text
+    rec = receipt(client, ch)
+    a = wait_status(client, ch, "anchored")
+    assert a["log_index"] == rec["index"]
+    anchor = svc.registry.latest_log_anchor()
+    assert anchor is not None and anchor.tree_size > rec["index"]
+    log = server.app.state.log
+    assert svc.registry.log_root_at(anchor.tree_size) == log.store.tree.root(anchor.tree_size)
+    # the anchors went through the outbox, one write each, sizes increasing
+    from nftreg.db import OutboxTx
+    from sqlalchemy import select
+
+    with svc.db.read() as s:
+        rows = list(s.scalars(select(OutboxTx).where(OutboxTx.kind == "log_anchor").order_by(OutboxTx.nonce)))
+    sizes = [json.loads(x.intent)["tree_size"] for x in rows]
+    assert sizes == sorted(set(sizes)) and anchor.tree_size in sizes
+
+    # someone else may not mint it; the owner may
+    other = Account.create()
+    tok = sign_in(client, other).json()["token"]
+    denied = client.post(f"/v1/assets/{ch}/mint-from-log", headers={"Authorization": f"Bearer {tok}"})
+    assert denied.status_code == 403, denied.text
+    m = client.post(f"/v1/assets/{ch}/mint-from-log", headers=h)
+    assert m.status_code == 200, m.text
+    minted = m.json()
+    assert minted["onchain"] is True and minted["token_id"] is not None and minted["status"] == "minted"
+    tid = minted["token_id"]
+    assert svc.registry.owner_of(tid) == acct.address
+    assert svc.registry.token_of_content(ch) == tid
+    receipt_tx = svc.chain.receipt(minted["tx_hash"])
+    print(f"\nmintWithLogProof gas: {receipt_tx['gasUsed']} (log index {rec['index']}, tree size "
+          f"{anchor.tree_size})")
+    again = client.post(f"/v1/assets/{ch}/mint-from-log", headers=h)
+    assert again.status_code == 409 and again.json()["token_id"] == tid
+    deadline = time.monotonic() + 30
+    while [e.kind.name for e in entries_about(server, ch)] != ["PRIVATE", "MINT"]:
+        assert time.monotonic() < deadline, [e.kind.name for e in entries_about(server, ch)]
+        time.sleep(0.2)
+    mint_entry = entries_about(server, ch)[1]
+    assert mint_entry.token_id == tid and mint_entry.owner.hex() == acct.address.lower()[2:]
+    # its receipt stays the registration (the private entry, the first)
+    assert client.get(f"/v1/assets/{tid}/receipt").json()["index"] == rec["index"]
+
+
+def test_python_client_and_cli_register_off_chain_fetch_receipts_and_mint_from_the_log(server, tmp_path):
+    """nftreg.Client(onchain=False), .receipt, .asset(hash), .mint_from_log; the CLI's
+    `mint --off-chain`, `log receipt` and `log verify` against the same registry."""
+    import subprocess
+    import sys
+
+    import nftreg
+    from nftreg.client import AlreadyRegistered
+
+    acct = Account.create()
+    data = os.urandom(333)
+    ch = "0x" + hashlib.sha256(data).hexdigest()
+    with nftreg.Client(server.url) as c:
+        c.sign_in(acct)
+        a = c.register(data, name="ลูกค้า", onchain=False)
+        assert a.onchain is False and a.token_id is None and a.content_hash == ch
+        with pytest.raises(AlreadyRegistered) as e:
+            c.register(data, name="ลูกค้า", onchain=False, idempotency_key="other-key")
+        assert e.value.token_id is None and "off-chain" in str(e.value.problem["detail"])
+        deadline = time.monotonic() + 30
+        while c.asset(ch).status != "anchored":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        rec = c.receipt(ch)
+        verify_receipt(rec, httpx.get(server.url + "/v1/log").json()["verifier_key"])
+        minted = c.mint_from_log(a)
+        assert minted.token_id is not None and minted.owner == acct.address
+        assert c.receipt(minted)["index"] == rec["index"]
+
+    # the CLI, remote: off-chain mint of a file, then its receipt, verified offline
+    f = tmp_path / "art.bin"
+    f.write_bytes(os.urandom(444))
+    env = {**os.environ, "NFTREG_PRIVATE_KEY": Account.create().key.hex(), "NFTREG_REMOTE": server.url}
+    out = subprocess.run([sys.executable, "-m", "nftreg", "mint", str(f), "--name", "cli", "--off-chain", "--json"],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = json.loads(out.stdout)
+    assert got["onchain"] is False and got["token_id"] is None
+    rfile = tmp_path / "receipt.json"
+    out = subprocess.run([sys.executable, "-m", "nftreg", "log", "receipt", got["content_hash"], "--out", str(rfile),
+                          "--wait", "30"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    vkey = server.app.state.log.info()["verifier_key"]
+    out = subprocess.run([sys.executable, "-m", "nftreg", "log", "verify", str(rfile), "--key", vkey],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0 and "valid" in out.stdout, out.stdout + out.stderr
+    out = subprocess.run([sys.executable, "-m", "nftreg", "mint", str(f), "--name", "cli", "--off-chain"],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 1 and "off-chain" in out.stderr, out.stdout + out.stderr
