@@ -1,5 +1,6 @@
 """Gas per registry operation on a real anvil (the same numbers hold on any EVM chain with the
-same fork rules): mint, anchor, single claim, multiproof claim of k leaves, voucher redeem.
+same fork rules): mint, anchor, single claim, multiproof claim of k leaves, voucher redeem,
+registration-log anchor and a private registration minted with its log inclusion proof.
 
 Run: `.venv/bin/python bench/bench_gas.py` (needs `npm install` for anvil).
 """
@@ -11,8 +12,10 @@ import random
 import tempfile
 
 from eth_account import Account
+from nftreg import _core
 from nftreg.chain import AnvilProcess, Chain, Registry, Voucher
 from nftreg.chain.anvil import ANVIL_DEV_KEY
+from nftreg.log import EntryKind, LogEntry, leaf_hash
 from nftreg.merkle import StandardMerkleTree
 
 ENC = ["address", "bytes32", "string"]
@@ -49,6 +52,20 @@ def main() -> None:
             now = chain.w3.eth.get_block("latest")["timestamp"]
             v = Voucher(chain.address, os.urandom(32), cid, 1, now + 3600)
             rows.append(("redeem EIP-712 voucher", reg.redeem(v, reg.sign_voucher(v, chain.signer.account.key)).gas_used))
+            for k, size in enumerate((1_000, 1_000_000)):
+                # a library-built log tree of `size` leaves with one private registration in the middle
+                entry = LogEntry.of(EntryKind.PRIVATE, owner=Account.from_key(rng.randbytes(32)).address,
+                                    content_hash=os.urandom(32), chain_id=chain.chain_id, contract=reg.address,
+                                    metadata_cid=cid).encode()
+                index = size // 2 + 1
+                tree = _core.LogTree()
+                tree.append_leaf_hashes(rng.randbytes(32 * index) + leaf_hash(entry) + rng.randbytes(32 * (size - index - 1)))
+                proof = tree.inclusion_proof(index, size)
+                a = reg.anchor_log(size, tree.root(size)).gas_used
+                rows.append(("anchorLog (first log anchor)" if k == 0 else "anchorLog (later anchors)", a))
+                m = reg.mint_with_log_proof(entry, index, size, proof).gas_used
+                rows.append((f"mintWithLogProof, {size:,}-entry log ({len(proof)} proof hashes)", m))
+                del tree
             print("| operation | gas |")
             print("|---|---|")
             for what, gas in rows:

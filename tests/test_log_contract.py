@@ -14,7 +14,7 @@ import requests
 from eth_account import Account
 from nftreg import _core
 from nftreg.chain import Chain, LogAnchor, Registry
-from nftreg.errors import ContractRevert
+from nftreg.errors import ContractRevert, InvalidInputError
 from nftreg.keys import Signer
 from nftreg.log import EntryKind, LogEntry, RegistrationLog, leaf_hash, verify_inclusion
 
@@ -87,12 +87,16 @@ def test_anchor_log_needs_anchor_role(registry, chain):
 
 
 def test_anchor_log_argument_checks(registry):
-    from nftreg.errors import InvalidInputError
-
     with pytest.raises(InvalidInputError, match="tree_size"):
         registry.build_anchor_log(1 << 64, os.urandom(32))
     with pytest.raises(InvalidInputError, match="root"):
         registry.build_anchor_log(1, b"short")
+    with pytest.raises(InvalidInputError, match="root: not 0x-hex"):
+        registry.build_anchor_log(1, "0xzz")
+    with pytest.raises(InvalidInputError, match="entry: not 0x-hex"):
+        registry.build_mint_with_log_proof("0xq", 0, 1, [])
+    with pytest.raises(InvalidInputError, match="receipt"):
+        registry.build_mint_with_log_receipt({"index": 0})
 
 
 # ---------------------------------------------------------------------------- inclusion proofs
@@ -261,9 +265,14 @@ def test_mint_with_log_proof_full_flow(registry, chain, tmp_path):
         futs = [log.append_bytes(e.encode()) for e in later]
         li = [f.result(timeout=30) for f in futs]
         size2 = log.checkpoint.size
+        receipt = log.receipt(li[0])  # the JSON receipt the service hands out
+        with pytest.raises(InvalidInputError, match=f"size {size2} is not anchored .*latest anchor: size {size};"):
+            registry.build_mint_with_log_receipt(receipt)
         registry.anchor_log(size2, log.checkpoint.root)
         m5 = registry.mint_with_log_proof(*args(filler[3], size))
-        m6 = registry.mint_with_log_proof(e_later.encode(), li[0], size2, log.store.inclusion_proof(li[0], size2))
+        m6 = registry.mint_with_log_receipt(receipt)
+        with pytest.raises(InvalidInputError, match="root differs"):
+            registry.build_mint_with_log_receipt({**receipt, "root": "0x" + os.urandom(32).hex()})
         assert registry.token_of_content(filler[3].content_hash) == m5.token_id
         assert registry.token_of_content(e_later.content_hash) == m6.token_id
         assert registry.total_minted() == 7
@@ -309,29 +318,69 @@ def test_malformed_entries_are_refused_with_a_reason(registry, chain):
 # ---------------------------------------------------------------------------- gas
 
 
+def perfect_tree_path(leaf: bytes, index: int, depth: int, rng: random.Random) -> tuple[list[bytes], bytes]:
+    """A random audit path of ``leaf`` at ``index`` in a perfect tree of 2^depth leaves, and the
+    root it folds to (for tree sizes too large to build; checked by the Rust verifier)."""
+    path = [rng.randbytes(32) for _ in range(depth)]
+    r = leaf
+    for level, p in enumerate(path):
+        r = _core.tlog_node_hash(p, r) if index >> level & 1 else _core.tlog_node_hash(r, p)
+    assert verify_inclusion(leaf, index, 1 << depth, path, r)
+    return path, r
+
+
 def test_log_proof_mint_gas_by_tree_size(registry, chain):
-    """Gas of mintWithLogProof at tree sizes 1 .. 2^20 next to a plain mint of the same CID
-    (printed for bench/README.md; gas is deterministic, nothing timed)."""
+    """Gas of mintWithLogProof at tree sizes 1 .. 2^40 next to a plain mint of the same CID
+    (printed for bench/README.md; gas is deterministic, nothing timed). Trees up to 2^20 are
+    built with the library; 2^30 and 2^40 are perfect trees folded from a random path."""
     rng = random.Random(1)
     cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # a CIDv1 raw-leaf length
     plain = registry.mint(chain.address, os.urandom(32), cid)
     rows = []
-    for size in (1, 1_000, 1_000_000, 1 << 20):
+    anchors = []
+    for size in (1, 1_000, 1_000_000, 1 << 20, 1 << 30, 1 << 40):
         entry = private_entry(chain, registry, cid=cid).encode()
-        index = size // 2
-        tree = _core.LogTree()
-        tree.append_leaf_hashes(rng.randbytes(32 * index) + leaf_hash(entry) + rng.randbytes(32 * (size - index - 1)))
-        proof = tree.inclusion_proof(index, size)
-        registry.anchor_log(size, tree.root(size))
+        index = size // 2 + 1 if size > 2 else 0
+        if size <= 1 << 20:
+            tree = _core.LogTree()
+            tree.append_leaf_hashes(rng.randbytes(32 * index) + leaf_hash(entry) + rng.randbytes(32 * (size - index - 1)))
+            proof, root = tree.inclusion_proof(index, size), tree.root(size)
+            del tree
+        else:
+            proof, root = perfect_tree_path(leaf_hash(entry), index, size.bit_length() - 1, rng)
+        anchors.append(registry.anchor_log(size, root).gas_used)
+        assert registry.verify_log_inclusion(entry, index, size, proof, root)
         m = registry.mint_with_log_proof(entry, index, size, proof)
         assert registry.token_of_content(LogEntry.decode(entry).content_hash) == m.token_id
         rows.append((size, len(proof), m.gas_used))
-        del tree
-    print("\n| tree size | proof hashes | mintWithLogProof gas | plain mint gas | ratio |")
+    print(f"\nanchorLog gas: first {anchors[0]:,}, later {anchors[1]:,}")
+    print("| tree size | proof hashes | mintWithLogProof gas | plain mint gas | ratio |")
     print("|---:|---:|---:|---:|---:|")
     for size, plen, gas in rows:
         print(f"| {size:,} | {plen} | {gas:,} | {plain.gas_used:,} | {gas / plain.gas_used:.2f} |")
-    per_level = (rows[2][2] - rows[1][2]) / (rows[2][1] - rows[1][1])
-    print(f"per proof hash: {per_level:.0f} gas")
-    assert [r[1] for r in rows] == [0, 10, 20, 20]
-    assert all(plain.gas_used < g < plain.gas_used + 60_000 for _, _, g in rows)
+    per_hash = (rows[-1][2] - rows[1][2]) / (rows[-1][1] - rows[1][1])
+    print(f"per proof hash: {per_hash:.0f} gas")
+    assert [r[1] for r in rows] == [0, 10, 20, 20, 30, 40]
+    g = [r[2] for r in rows]
+    assert g[0] < g[1] < g[2] and g[3] < g[4] < g[5]  # each 10 more proof hashes cost more
+    assert all(plain.gas_used < g < plain.gas_used + 70_000 for _, _, g in rows)
+    assert 500 < per_hash < 3000  # calldata (32 bytes) + one SHA-256 precompile call per level
+
+
+def test_log_functions_on_the_in_process_evm(tmp_path):
+    """The embedded default chain (py-evm) runs the same SHA-256 precompile path."""
+    chain = Chain.connect("tester://")
+    registry = Registry.deploy(chain)
+    entries = [private_entry(chain, registry, cid=f"bafkreitester{i}") for i in range(7)]
+    log, idxs, raw = _log_with(tmp_path, entries)
+    try:
+        cp = log.checkpoint
+        registry.anchor_log(cp.size, cp.root)
+        for i, b in zip(idxs, raw, strict=True):
+            assert registry.verify_log_inclusion(b, i, cp.size, log.store.inclusion_proof(i, cp.size), cp.root)
+            assert not registry.verify_log_inclusion(b, i, cp.size, log.store.inclusion_proof(i, cp.size), bytes(32))
+        m = registry.mint_with_log_proof(raw[3], idxs[3], cp.size, log.store.inclusion_proof(idxs[3], cp.size))
+        assert registry.owner_of(m.token_id) == chain.w3.to_checksum_address(entries[3].owner)
+        assert registry.token_uri(m.token_id) == "ipfs://bafkreitester3"
+    finally:
+        log.close()

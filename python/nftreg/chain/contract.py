@@ -35,7 +35,10 @@ def artifact(name: str = "NftRegistry") -> dict[str, Any]:
 
 def _b32(v: bytes | str, what: str) -> bytes:
     if isinstance(v, str):
-        v = bytes.fromhex(v.removeprefix("0x"))
+        try:
+            v = bytes.fromhex(v.removeprefix("0x"))
+        except ValueError:
+            raise InvalidInputError(f"{what}: not 0x-hex") from None
     if len(v) != 32:
         raise InvalidInputError(f"{what}: expected 32 bytes, got {len(v)}")
     return bytes(v)
@@ -211,6 +214,27 @@ class Registry:
         return self._tx("mintWithLogProof", _entry_bytes(entry), _u64(index, "index"), _u64(tree_size, "tree_size"),
                         [_b32(p, "proof") for p in proof], metadata_cid)
 
+    def build_mint_with_log_receipt(self, receipt: dict[str, Any], metadata_cid: str = "") -> dict[str, Any]:
+        """``mintWithLogProof`` from a log receipt as ``nftreg.log.receipt_to_json`` writes it
+        (``entry``, ``index``, ``tree_size``, ``proof``), whose tree size must be anchored here
+        with the receipt's root. A receipt is made against the newest checkpoint, which is
+        usually not anchored yet: ask the log for a proof at ``latest_log_anchor().tree_size``."""
+        if not isinstance(receipt, dict) or not isinstance(receipt.get("entry"), str):
+            raise InvalidInputError("receipt: expected a log receipt object with its 'entry' (0x-hex)")
+        size, index, proof = receipt.get("tree_size"), receipt.get("index"), receipt.get("proof")
+        if not isinstance(size, int) or not isinstance(index, int) or not isinstance(proof, list):
+            raise InvalidInputError("receipt: expected integer 'index' and 'tree_size' and a 'proof' list")
+        anchored = self.log_root_at(size)
+        if anchored is None:
+            latest = self.latest_log_anchor()
+            raise InvalidInputError(
+                f"receipt: log size {size} is not anchored in {self.address} "
+                + (f"(latest anchor: size {latest.tree_size}; get a proof at that size)" if latest
+                   else "(no log checkpoint is anchored yet)"))
+        if "root" in receipt and _b32(receipt["root"], "receipt.root") != anchored:
+            raise InvalidInputError(f"receipt: its root differs from the root anchored at size {size} (another log?)")
+        return self.build_mint_with_log_proof(receipt["entry"], index, size, proof, metadata_cid)
+
     # -- convenience writes ------------------------------------------------------------------
     def _mint_result(self, receipt: dict[str, Any]) -> MintResult:
         ids = self.minted_token_ids(receipt)
@@ -242,6 +266,9 @@ class Registry:
                             metadata_cid: str = "") -> MintResult:
         return self._mint_result(self.chain.transact(
             self.build_mint_with_log_proof(entry, index, tree_size, proof, metadata_cid)))
+
+    def mint_with_log_receipt(self, receipt: dict[str, Any], metadata_cid: str = "") -> MintResult:
+        return self._mint_result(self.chain.transact(self.build_mint_with_log_receipt(receipt, metadata_cid)))
 
     def grant_role(self, role: str, account: str) -> TxResult:
         r = self.chain.transact(self._tx("grantRole", self.role_id(role), Web3.to_checksum_address(account)))
