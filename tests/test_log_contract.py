@@ -99,6 +99,12 @@ def test_anchor_log_argument_checks(registry):
         registry.build_mint_with_log_receipt({"index": 0})
 
 
+def test_runtime_code_within_eip170(registry, chain):
+    code = chain.rpc.code(registry.address)
+    print(f"\nNftRegistry runtime code: {len(code):,} bytes (EIP-170 limit 24,576)")
+    assert 0 < len(code) < 24_576
+
+
 # ---------------------------------------------------------------------------- inclusion proofs
 
 
