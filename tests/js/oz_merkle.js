@@ -9,8 +9,11 @@ function run(req) {
     switch (req.op) {
       case 'build': {
         const t = StandardMerkleTree.of(req.values, req.encoding, { sortLeaves: req.sortLeaves ?? true });
-        const out = { root: t.root, dump: t.dump(), render: req.render ? t.render() : undefined };
+        const out = { root: t.root, dump: req.noDump ? undefined : t.dump(), render: req.render ? t.render() : undefined };
         if (req.proofs) out.proofs = req.values.map((_, i) => t.getProof(i));
+        // Large trees: only the proofs of these indices, and leafLookup of these values.
+        if (req.proofIndices) out.proofsAt = req.proofIndices.map(i => t.getProof(i));
+        if (req.lookups) out.lookups = req.lookups.map(v => t.leafLookup(v));
         if (req.multiproofs) out.multiproofs = req.multiproofs.map(idx => t.getMultiProof(idx));
         return out;
       }

@@ -8,10 +8,11 @@ from typing import Any, final
 
 from . import cid as cid
 from . import merkle as merkle
+from . import ooc as ooc
 from . import sig as sig
 
 __version__: str
-__all__ = ["__version__", "cid", "merkle", "sig"]
+__all__ = ["__version__", "cid", "merkle", "ooc", "sig"]
 
 # ---- Registration log (rust_core/py/src/tlog.rs) ----
 

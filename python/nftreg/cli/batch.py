@@ -56,11 +56,23 @@ def batch_build(
     output: Path = typer.Option(..., "-o", "--output", help="where to write the standard-v1 tree dump"),
     verify: bool = typer.Option(False, "--verify", help="check every proof of the new tree"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    out_of_core: bool = typer.Option(
+        False, "--out-of-core", help="write a tree file (not a JSON dump), for catalogues larger than memory"
+    ),
+    memory_budget: str = typer.Option("1G", "--memory-budget", help="with --out-of-core: bytes sorted in memory at once (e.g. 512M, 2G)"),
+    temp_dir: Path | None = typer.Option(None, "--temp-dir", help="with --out-of-core: where sort runs go (default: next to OUTPUT)"),
 ) -> None:
     """Build the claim tree from CLAIMS and write its standard-v1 dump.
 
+    With --out-of-core the claims are streamed, sorted on disk and the tree is written as a tree
+    file that `nftreg batch proof` serves proofs from without loading it (see nftreg.ooc).
+
     With --remote the registry builds, pins and anchors the batch; its dump is fetched, checked
     against its CID and root, and written to OUTPUT."""
+    if out_of_core:
+        if state(ctx).remote:
+            fail("--out-of-core builds locally; it cannot be combined with --remote")
+        return _build_out_of_core(claims, output, verify, as_json, memory_budget, temp_dir)
     if state(ctx).remote:
         from nftreg.cli import remote
 
@@ -107,6 +119,63 @@ def batch_build(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``4096``, ``512M``, ``2G`` (binary units, optional ``B`` / ``iB``) as bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        fail(f"--memory-budget: cannot read {text!r} as a size (e.g. 512M, 2G)")
+    return int(value * _UNITS[unit])
+
+
+def _build_out_of_core(claims: Path, output: Path, verify: bool, as_json: bool, budget: str, temp_dir: Path | None) -> None:
+    from nftreg.errors import InvalidInputError
+    from nftreg.ooc import OutOfCoreTree
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with progress(f"building the tree file of {claims}"):
+            tree, report = OutOfCoreTree.build(claims, output, memory_budget=parse_size(budget), temp_dir=temp_dir)
+    except (InvalidInputError, OSError) as e:
+        fail(str(e))
+    for line, msg in report.errors[:20]:
+        typer.echo(f"{claims}:{line}: {msg}", err=True)
+    if report.error_count > 20:
+        typer.echo(f"... and {report.error_count - 20:,} more rejected lines", err=True)
+    seconds = report.read_seconds + report.write_seconds
+    summary: dict[str, Any] = {
+        "root": tree.root,
+        "claims": len(tree),
+        "rejected": [{"line": line, "error": msg} for line, msg in report.errors],
+        "rejected_count": report.error_count,
+        "output": str(output),
+        "format": "nftreg-ooc-v1",
+        "seconds": round(seconds, 3),
+        "runs": report.runs,
+    }
+    if verify:
+        t1 = time.perf_counter()
+        with progress(f"checking every node of {output}"):
+            tree.validate()
+        summary["verified"] = len(tree)
+        summary["verify_seconds"] = round(time.perf_counter() - t1, 3)
+    human = (
+        f"root {tree.root}\n{len(tree):,} claims -> {output} (tree file) in {seconds:.2f} s"
+        + (f"\nchecked every node in {summary['verify_seconds']:.2f} s" if verify else "")
+        + (f"\n{report.error_count:,} lines rejected" if report.error_count else "")
+    )
+    emit(summary, as_json, human)
+    if report.error_count:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 def _picks(tree: Any, tree_file: Path, index: int | None, owner: str | None) -> list[int]:
     """Value indices chosen by exactly one of --index / --owner."""
     if (index is None) == (owner is None):
@@ -126,8 +195,12 @@ def batch_proof(
     tree: str = typer.Argument(..., metavar="TREE_FILE", help="standard-v1 dump (with --remote: the batch id)"),
     index: int | None = typer.Option(None, "--index", help="value index"),
     owner: str | None = typer.Option(None, "--owner", help="every claim of this owner"),
+    leaf: str | None = typer.Option(None, "--leaf", help="tree files (--out-of-core) only: the claim with this leaf hash"),
 ) -> None:
-    """Print proofs (JSON lines: index, value, proof) by index or owner."""
+    """Print proofs (JSON lines: index, value, proof) by index or owner.
+
+    From a tree file built with --out-of-core: by --index or --leaf (the file holds leaf hashes,
+    not values, so each line has the leaf instead of the value)."""
     if state(ctx).remote:
         from nftreg.cli import remote
 
@@ -135,9 +208,36 @@ def batch_proof(
     tree_file = Path(tree)
     if not tree_file.is_file():
         fail(f"{tree}: no such file")
+    if _is_tree_file(tree_file):
+        return _proof_out_of_core(tree_file, index, owner, leaf)
+    if leaf is not None:
+        fail("--leaf needs a tree file built with --out-of-core; use --index or --owner")
     t = load_tree(tree_file)
     for i in _picks(t, tree_file, index, owner):
         typer.echo(json.dumps({"index": i, "root": t.root, "value": t.at(i), "proof": t.get_proof(i)}))
+
+
+def _is_tree_file(path: Path) -> bool:
+    from nftreg.ooc import MAGIC
+
+    with path.open("rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+def _proof_out_of_core(tree_file: Path, index: int | None, owner: str | None, leaf: str | None) -> None:
+    from nftreg.errors import InvalidInputError
+    from nftreg.ooc import OutOfCoreTree
+
+    if owner is not None:
+        fail(f"{tree_file} is a tree file: it holds leaf hashes, not owners; use --index or --leaf")
+    if (index is None) == (leaf is None):
+        fail("give exactly one of --index or --leaf")
+    try:
+        t = OutOfCoreTree.open(tree_file)
+        row = index if index is not None else t.leaf_lookup(leaf)
+        typer.echo(json.dumps({"index": row, "root": t.root, "leaf": t.leaf(row), "proof": t.get_proof(row)}))
+    except InvalidInputError as e:
+        fail(str(e))
 
 
 @batch_app.command("anchor")

@@ -120,3 +120,15 @@ impl From<CidError> for Error {
         }
     }
 }
+
+impl From<nftreg_ooc::OocError> for Error {
+    fn from(e: nftreg_ooc::OocError) -> Self {
+        use nftreg_ooc::OocError as E;
+        match e {
+            E::Invariant(m) => Error::Invariant(m),
+            E::Io(m) => Error::Os(m),
+            // A damaged tree file is bad input: the message names the file and what is wrong.
+            other => Error::Invalid(other.to_string()),
+        }
+    }
+}

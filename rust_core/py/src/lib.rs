@@ -13,6 +13,7 @@ mod cid;
 mod errors;
 mod keccak;
 mod merkle;
+mod ooc;
 mod sig;
 mod tlog;
 mod verify;
@@ -37,5 +38,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     submodule(m, "merkle", |m| merkle::register(m).and_then(|_| verify::register(m)).and_then(|_| keccak::register(m)))?;
     submodule(m, "sig", sig::register)?;
     submodule(m, "cid", cid::register)?;
+    submodule(m, "ooc", ooc::register)?;
     Ok(())
 }

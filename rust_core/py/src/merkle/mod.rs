@@ -19,7 +19,7 @@ use nftreg_merkle::tree::{self, IndexedTree};
 use crate::errors::{invalid, Result};
 
 mod pipeline;
-mod values;
+pub(crate) mod values;
 
 use pipeline::{leaf_hashes_pipelined, standard_leaf, ProofSource};
 use values::{encode_leaf, hash32, hashes, raw_bytes};
