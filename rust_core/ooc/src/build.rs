@@ -187,9 +187,11 @@ impl Builder {
             if self.buf.len() == self.cap {
                 self.spill()?;
             }
-            if self.buf.capacity() == 0 {
-                // Grow to the budget in a few steps rather than reserving it for a small tree.
-                self.buf.reserve(self.cap.min(1 << 16));
+            if self.buf.len() == self.buf.capacity() {
+                // Grow by doubling, but never past the budget (plain doubling could reserve
+                // nearly twice it); a small tree never reserves the whole budget.
+                let extra = self.buf.capacity().max(1 << 16).min(self.cap - self.buf.len());
+                self.buf.reserve_exact(extra);
             }
             self.buf.push((*h, self.n));
             self.n += 1;
