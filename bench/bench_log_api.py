@@ -45,13 +45,12 @@ async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchai
                 if r.status_code == 200:
                     lat.append(time.perf_counter() - t0)
                     return
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
 
         pollers: list[asyncio.Task[None]] = []
 
         async def worker() -> None:
             nonlocal ok, errors
-            n = 0
             while time.perf_counter() < t_end:
                 ch = "0x" + os.urandom(32).hex()
                 form = {"metadata": meta, "content_hash": ch, "owner": OWNER}
@@ -60,8 +59,7 @@ async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchai
                 r = await c.post("/v1/assets", data=form, headers={"X-API-Key": key})
                 if r.status_code == 201:
                     ok += 1
-                    n += 1
-                    if sample_every and n % sample_every == 0:
+                    if sample_every and ok % sample_every == 0:
                         pollers.append(asyncio.create_task(receipt_after(ch, time.perf_counter())))
                 else:
                     errors += 1

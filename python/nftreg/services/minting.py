@@ -126,11 +126,25 @@ class _MintJob:
         self.batch_size = 1
 
 
+class _OffchainJob:
+    """One request's off-chain registration waiting for the group commit."""
+
+    __slots__ = ("done", "error", "row")
+
+    def __init__(self, row: dict[str, Any]):
+        self.row = row
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 class Minting:
     def __init__(self, db: Database, registry: Registry, store: ContentStore, outbox: Outbox, *, batching: bool,
                  logfeed: LogFeed | None = None):
         self.db, self.registry, self.store, self.outbox = db, registry, store, outbox
         self.logfeed = logfeed
+        self._off_queue: list[_OffchainJob] = []
+        self._off_queue_lock = threading.Lock()
+        self._off_commit_lock = threading.Lock()
         self.batching = batching
         self.queue: list[_MintJob] = []
         self._queue_lock = threading.Lock()
@@ -162,36 +176,41 @@ class Minting:
     def register_offchain(self, *, owner: str, metadata: dict[str, Any], upload_path: str | None = None,
                           content_hash: str | None = None, asset_cid: str | None = None,
                           media_type: str | None = None, size: int | None = None, upload_sha256: str | None = None,
-                          request_key: str | None = None) -> str:
+                          request_key: str | None = None) -> tuple[str, dict[str, Any] | None]:
         """Register off-chain: pin the asset (when uploaded) and its metadata as for a mint, then
         record the asset row (status ``offchain``) and its private log entry (kind 2: owner, the
         asset's SHA-256, metadata CID, this registry's chain and contract) in one transaction. No
         transaction is sent; the receipt is the entry's inclusion proof, and the owner can mint
         it later with the log proof once a checkpoint covering it is anchored. The same content
         hash is refused when it is registered either way (one content hash, one registration).
-        Returns the content hash."""
+        Returns the content hash and the row written (None when an earlier attempt of this
+        request wrote it)."""
         if self.logfeed is None:
             raise Unavailable("off-chain registration needs the registration log")
         owner = validate.address(owner)
         hash_hex, media_type, size = _hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
         own = self._own_earlier_attempt(hash_hex, request_key)
         if own is not None and own.status == "offchain":
-            return hash_hex  # this request's earlier attempt committed: same outcome
+            return hash_hex, None  # this request's earlier attempt committed: same outcome
         self._refuse_registered(hash_hex)
         pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
                            media_type=media_type, size=size)
-        try:
-            with self.db.write() as s:
-                s.execute(insert(Asset).values(content_hash=hash_hex, owner=owner, asset_cid=pinned.asset_cid,
-                                               metadata_cid=pinned.metadata_cid, media_type=media_type, size=size,
-                                               status="offchain", final=False, created_at=utcnow(),
-                                               request_key=request_key))
-                self.logfeed.record(s, f"private:{hash_hex}", self.logfeed.entry(
-                    EntryKind.PRIVATE, owner=owner, content_hash=hash_hex, metadata_cid=pinned.metadata_cid))
-        except IntegrityError:
-            self._refuse_registered(hash_hex)
-            raise Conflict(f"content hash {hash_hex} is being registered by another request", token_id=None) from None
-        return hash_hex
+        job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": pinned.asset_cid,
+                            "metadata_cid": pinned.metadata_cid, "media_type": media_type, "size": size,
+                            "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key})
+        # group commit: whoever holds the commit lock writes every queued registration in one
+        # transaction (one fsync for many), the others wait for it
+        with self._off_queue_lock:
+            self._off_queue.append(job)
+        with self._off_commit_lock:
+            if not job.done.is_set():
+                with self._off_queue_lock:
+                    take, self._off_queue[:] = self._off_queue[:], []
+                self._commit_offchain(take)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return hash_hex, job.row
 
     def mint_from_log(self, hash_hex: str, *, caller: str | None) -> str:
         """Mint an off-chain registration on-chain with its log inclusion proof against the
@@ -257,6 +276,53 @@ class Minting:
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return hash_hex
+
+        return hash_hex
+
+    def _commit_offchain(self, jobs: list[_OffchainJob]) -> None:
+        """The asset rows and private log entries of ``jobs`` in one transaction; when that
+        conflicts (content registered meanwhile, or twice in the batch), each on its own."""
+        assert self.logfeed is not None
+        feed = self.logfeed
+
+        def write(s: Session, batch: list[_OffchainJob]) -> None:
+            s.execute(insert(Asset), [j.row for j in batch])
+            # a new asset row has no private entry yet (the content hash is unique): no lookup
+            feed.record_many(s, [(f"private:{j.row['content_hash']}", feed.entry(
+                EntryKind.PRIVATE, owner=j.row["owner"], content_hash=j.row["content_hash"],
+                metadata_cid=j.row["metadata_cid"])) for j in batch], new=True)
+
+        try:
+            try:
+                with self.db.write() as s:
+                    write(s, jobs)
+            except IntegrityError:
+                if len(jobs) == 1:
+                    raise
+                for j in jobs:
+                    try:
+                        with self.db.write() as s:
+                            write(s, [j])
+                    except IntegrityError:
+                        j.error = self._conflict_of(j.row["content_hash"])
+                    except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
+                        j.error = copy_error(e)
+                    j.done.set()
+                return
+        except IntegrityError:
+            jobs[0].error = self._conflict_of(jobs[0].row["content_hash"])
+        except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
+            for j in jobs:
+                j.error = e if len(jobs) == 1 else copy_error(e)
+        for j in jobs:
+            j.done.set()
+
+    def _conflict_of(self, hash_hex: str) -> BaseException:
+        try:
+            self._refuse_registered(hash_hex)
+        except Conflict as e:
+            return e
+        return Conflict(f"content hash {hash_hex} is being registered by another request", token_id=None)
 
     # -- reservations --------------------------------------------------------------------------
     def _own_earlier_attempt(self, hash_hex: str, request_key: str | None) -> Asset | None:

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from nftreg.chain import Chain, FeePolicy, Registry
-from nftreg.db import Database, upgrade
+from nftreg.db import Asset, Database, upgrade
 from nftreg.ipfs import ContentStore, open_store
 from nftreg.merkle import ProofStream
 from nftreg.services.anchoring import LogAnchoring
-from nftreg.services.assets import Assets
+from nftreg.services.assets import Assets, asset_view
 from nftreg.services.batches import Batches
 from nftreg.services.indexer import Indexer
 from nftreg.services.logfeed import LogFeed
@@ -111,7 +111,10 @@ class RegistryService:
 
     def register_offchain(self, *, request_key: str | None = None, **kw: Any) -> dict[str, Any]:
         """See ``Minting.register_offchain``: no transaction, a private log entry."""
-        return self.assets.by_hash(self.minting.register_offchain(request_key=request_key, **kw), fresh=False)
+        ch, row = self.minting.register_offchain(request_key=request_key, **kw)
+        if row is not None:  # just written by this call: shown without reading it back
+            return asset_view(Asset(**row))
+        return self.assets.by_hash(ch, fresh=False)
 
     def mint_from_log(self, content_hash: str, *, caller: str | None) -> dict[str, Any]:
         """See ``Minting.mint_from_log``."""
