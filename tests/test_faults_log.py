@@ -31,14 +31,16 @@ from test_faults import ADMIN, ServiceProcess
 RUNS = int(os.environ.get("NFTREG_LOG_FAULT_RUNS", "1"))
 OWNER = "0x" + "33" * 20
 
+# let a few integrations through first, so receipts are given out during the fault phase
+SKIP = {"NFTREG_LOG_FAULT_SKIP": "3"}
 # (environment that kills the process, whether the step is reached by an on-chain mint)
 STEPS = {
     "record": ({"NFTREG_TEST_CRASH_AT": "log:after_record"}, True),
-    "entries": ({"NFTREG_LOG_FAULT": "entries"}, False),
-    "tiles": ({"NFTREG_LOG_FAULT": "tiles"}, False),
-    "signed": ({"NFTREG_LOG_FAULT": "signed"}, False),
-    "published": ({"NFTREG_LOG_FAULT": "published"}, False),
-    "before-index": ({"NFTREG_TEST_CRASH_AT": "log:after_integrate"}, False),
+    "entries": ({"NFTREG_LOG_FAULT": "entries", **SKIP}, False),
+    "tiles": ({"NFTREG_LOG_FAULT": "tiles", **SKIP}, False),
+    "signed": ({"NFTREG_LOG_FAULT": "signed", **SKIP}, False),
+    "published": ({"NFTREG_LOG_FAULT": "published", **SKIP}, False),
+    "before-index": ({"NFTREG_TEST_CRASH_AT": "log:after_integrate", **SKIP}, False),
 }
 BASE_ENV = {"NFTREG_LOG_INTERVAL_S": "0.2", "NFTREG_FINALITY_AGE_S": "0.5", "NFTREG_RECONCILE_INTERVAL_S": "0.5",
             "NFTREG_LOG_ANCHOR_INTERVAL_S": "0", "NFTREG_RATE_LIMIT_PER_MINUTE": "0"}

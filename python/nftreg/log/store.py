@@ -108,11 +108,18 @@ class Checkpoint:
         return cls(origin, size, root, note)
 
 
+_FAULT_SEEN: dict[str, int] = {}
+
+
 def _fault(step: str) -> None:
     """Fault injection for the crash tests: ``NFTREG_LOG_FAULT=<step>`` kills this process
-    with SIGKILL (kill -9: no cleanup, no flush) when integration reaches that step."""
+    with SIGKILL (kill -9: no cleanup, no flush) when integration reaches that step, after
+    letting ``NFTREG_LOG_FAULT_SKIP`` (default 0) earlier passes through it."""
     if os.environ.get("NFTREG_LOG_FAULT") == step:
-        os.kill(os.getpid(), signal.SIGKILL)
+        seen = _FAULT_SEEN.get(step, 0)
+        _FAULT_SEEN[step] = seen + 1
+        if seen >= int(os.environ.get("NFTREG_LOG_FAULT_SKIP", "0")):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_dir(path: Path) -> None:
