@@ -312,3 +312,25 @@ def test_python_client_and_cli_register_off_chain_fetch_receipts_and_mint_from_t
     out = subprocess.run([sys.executable, "-m", "nftreg", "mint", str(f), "--name", "cli", "--off-chain"],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 1 and "off-chain" in out.stderr, out.stdout + out.stderr
+
+
+def test_async_client_registers_off_chain_and_fetches_the_receipt(server):
+    import asyncio
+
+    import nftreg
+
+    async def go() -> tuple[object, dict]:
+        async with nftreg.AsyncClient(server.url) as c:
+            await c.sign_in(Account.create())
+            a = await c.register(os.urandom(99), name="อะซิงค์", onchain=False)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    return a, await c.receipt(a)
+                except nftreg.client.NotFound:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+
+    a, rec = asyncio.run(go())
+    assert a.onchain is False and rec["entry_fields"]["content_hash"] == a.content_hash
+    verify_receipt(rec, httpx.get(server.url + "/v1/log").json()["verifier_key"])
