@@ -39,7 +39,7 @@ SERVER_CMD = [sys.executable, "-m", "nftreg", "serve"]
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 from nftreg.api import create_app
 from nftreg.settings import Settings
+from typing_extensions import Self
 
 
 class LiveServer:
@@ -30,7 +31,7 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 120
         while not self.server.started:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ def _free_port() -> int:
 def _as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
     if os.geteuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
-    return subprocess.run(args, capture_output=True, text=True, **kw)
+    return subprocess.run(args, check=False, capture_output=True, text=True, **kw)
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +53,8 @@ def postgres():
     out = _as_postgres([f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(base, "log"), "-w", "-t", "60", "-o",
                         f"-h 127.0.0.1 -p {port} -k {base} -c max_connections=300 -c fsync=off", "start"], timeout=90)
     if out.returncode != 0:
-        log = open(os.path.join(base, "log")).read()[-2000:] if os.path.exists(os.path.join(base, "log")) else ""
+        log_path = Path(base) / "log"
+        log = log_path.read_text()[-2000:] if log_path.exists() else ""
         pytest.fail(f"pg_ctl start failed: {out.stderr[-2000:]} {log}")
     try:
         deadline = time.monotonic() + 30

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import rlp
 from eth_utils import keccak
+from typing_extensions import Self
 
 
 def tx_nonce(raw: bytes) -> int:
@@ -57,7 +58,7 @@ class FaultyRpcProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> FaultyRpcProxy:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -7,13 +7,12 @@ fixture integration does not work with this pytest version."""
 from __future__ import annotations
 
 import schemathesis
+from api_server import LiveServer
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
+from nftreg.settings import Settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
-
-from api_server import LiveServer
-from nftreg.settings import Settings
 
 
 def test_no_server_errors_and_responses_match_schema(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from nftreg.db import Database, IdempotencyRecord, upgrade
 from nftreg.db.models import utcnow
 from nftreg.services.errors import Conflict, Unprocessable

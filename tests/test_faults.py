@@ -19,9 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from eth_account import Account
-
 from api_server import LiveServer
+from eth_account import Account
 from nftreg.chain import AnvilProcess, Chain, Registry
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.cid import content_hash
@@ -50,9 +49,10 @@ class ServiceProcess:
         self.kills = 0
 
     def start(self) -> None:
-        log = open(self.data_dir / "service.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "nftreg", "serve", "--port", str(self.port), "--data-dir",
-                                      str(self.data_dir), "--rpc-url", self.rpc_url], env=self.env, stdout=log, stderr=log)
+        with open(self.data_dir / "service.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "nftreg", "serve", "--port", str(self.port),
+                                          "--data-dir", str(self.data_dir), "--rpc-url", self.rpc_url],
+                                         env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 300  # a restart imports web3 and eth-account: slow on a loaded 2-core box
         while time.monotonic() < deadline:
             try:

@@ -9,7 +9,6 @@ from eth_abi import encode as eth_abi_encode
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from merkle_values import ENCODINGS, gen_values
 from nftreg import InvalidInputError, SimpleMerkleTree, StandardMerkleTree, verify_many
 from nftreg.merkle import abi_encode, keccak256, leaf_hash, verify_many_json

@@ -7,7 +7,6 @@ import random
 import zlib
 
 import pytest
-
 from merkle_values import ENCODINGS, gen_values
 from nftreg import SimpleMerkleTree, StandardMerkleTree
 

@@ -127,7 +127,8 @@ def test_onchain_merkle_proofs_agree_with_nftreg(registry, n):
         if mp["proof_flags"]:
             flags = list(mp["proof_flags"])
             flags[0] = not flags[0]
-            onchain = _onchain_or_false(lambda: registry.verify_multiproof(root, mp["proof"], flags, leaves))
+            onchain = _onchain_or_false(
+                lambda mp=mp, flags=flags, leaves=leaves: registry.verify_multiproof(root, mp["proof"], flags, leaves))
             assert onchain is False
             assert not StandardMerkleTree.verify_multiproof(root, ENC, {**mp, "proof_flags": flags})
 

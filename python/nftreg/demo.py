@@ -96,7 +96,8 @@ def run_demo(data_dir: str | os.PathLike[str], *, claims: int = 100_000, signatu
         # 3. claim one leaf on-chain with the served proof
         t0 = time.perf_counter()
         i = rng.randrange(claims)
-        claim = registry.claim(tree.root, *values[i], tree.get_proof(i))
+        owner, content, metadata_cid = values[i]
+        claim = registry.claim(tree.root, owner, content, metadata_cid, tree.get_proof(i))
         assert registry.owner_of(claim.token_id) == values[i][0]
         report["claimed"] = {"index": i, "token_id": claim.token_id, "owner": values[i][0], "tx": claim.tx_hash}
         step("claim one leaf on-chain", t0, token_id=claim.token_id, gas=claim.gas_used)

@@ -57,14 +57,14 @@ class ContentIntegrityError(IpfsError):
 
 
 __all__ = [
-    "NftregError",
+    "ChainError",
+    "ConfigError",
+    "ContentIntegrityError",
+    "ContractRevert",
+    "DependencyUnavailableError",
     "InvalidInputError",
     "InvariantError",
-    "ConfigError",
-    "ChainError",
-    "ContractRevert",
     "IpfsError",
     "IpfsUnavailableError",
-    "ContentIntegrityError",
-    "DependencyUnavailableError",
+    "NftregError",
 ]

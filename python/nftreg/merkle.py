@@ -15,22 +15,22 @@ them without loss.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from nftreg import _core
 from nftreg.errors import InvalidInputError
 
 __all__ = [
-    "StandardMerkleTree",
-    "SimpleMerkleTree",
-    "verify_many",
-    "verify_many_json",
+    "MultiProof",
     "ProofStream",
-    "leaf_hash",
+    "SimpleMerkleTree",
+    "StandardMerkleTree",
     "abi_encode",
     "keccak256",
-    "MultiProof",
+    "leaf_hash",
+    "verify_many",
+    "verify_many_json",
 ]
 
 MultiProof = dict[str, Any]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,7 @@ class Registry:
         self.contract = chain.w3.eth.contract(address=self.address, abi=art["abi"])
         self._flat = _flat_encoders(art["abi"])
         self.event_decoder = _event_decoder()
+        self._name: str | None = None  # the token name never changes: read once per instance
 
     def __repr__(self) -> str:
         return f"Registry({self.address} on chain {self.chain.chain_id})"
@@ -302,9 +303,10 @@ class Registry:
     def _call(self, fn: str, *args: Any) -> Any:
         return self.chain.call(getattr(self.contract.functions, fn)(*args))
 
-    @lru_cache(maxsize=1)
     def name(self) -> str:
-        return self._call("name")
+        if self._name is None:
+            self._name = self._call("name")
+        return self._name
 
     def owner_of(self, token_id: int) -> str:
         return self._call("ownerOf", token_id)
