@@ -109,7 +109,7 @@ def test_serve_listens_on_the_given_port(tmp_path: Path):
     proc = subprocess.Popen([*NFTREG, "serve", "--port", str(port), "--data-dir", str(tmp_path), "--rpc-url", "tester://"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # start-up imports web3 and eth-account: slow on a loaded 2-core box
         body = None
         while time.monotonic() < deadline and body is None:
             try:
