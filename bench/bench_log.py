@@ -123,10 +123,10 @@ def go_proofs(directory: str, n: int) -> dict[str, float] | None:
         except (OSError, subprocess.CalledProcessError):
             return None
         vkey = (Path(directory) / "log.key").read_text().strip()
-        from nftreg import _core
+        from nftreg._core import tlog
 
-        name, seed = _core.note_parse_signer_key(vkey)
-        v = _core.note_verifier_key(name, _core.note_public_key(seed))
+        name, seed = tlog.note_parse_signer_key(vkey)
+        v = tlog.note_verifier_key(name, tlog.note_public_key(seed))
         out = subprocess.run([str(exe), "-dir", directory, "-vkey", v, "-bench", str(n)],
                              capture_output=True, text=True, check=True)
         return json.loads(out.stdout)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.errors import ConfigError, InvalidInputError
 from nftreg.log import (
     EntryKind,
@@ -104,8 +104,8 @@ def test_spec_tile_layout_vector_on_disk(tmp_path):
     # tile bytes are the level hashes; the level-2 hash is the root of the first 65,536 entries
     assert (tmp_path / "tile/2/000.p/1").read_bytes() == log.tree.root(65_536)
     assert (tmp_path / "tile/0/x001/x234/067.p/1").exists() is False
-    assert _core.tlog_tile_path(0, 1234067, 112) == "tile/0/x001/x234/067.p/112"
-    assert _core.tlog_parse_tile_path("tile/entries/x001/000") == (None, 1000, 256)
+    assert tlog.tile_path(0, 1234067, 112) == "tile/0/x001/x234/067.p/112"
+    assert tlog.parse_tile_path("tile/entries/x001/000") == (None, 1000, 256)
 
 
 def test_proofs_verify_and_tampering_fails(tmp_path):
@@ -285,7 +285,7 @@ def test_kill_9_at_each_integration_step(tmp_path, step):
             assert verify_inclusion(leaf_hash(entry(i)), i, size, log.inclusion_proof(i), log.checkpoint.root)
         # nothing past the published size stays on disk
         for f in files_under(tmp_path / "tile"):
-            lv, idx, w = _core.tlog_parse_tile_path("tile/" + f)
+            lv, idx, w = tlog.parse_tile_path("tile/" + f)
             assert (idx * 256 + w) << (8 * (lv or 0)) <= size, f
         log.close()
         start = size

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import serve_process
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.log import LogEntry, RegistrationLog, open_checkpoint, verify_receipt
 
 GO_DIR = Path(__file__).parent / "go" / "tlogcheck"
@@ -64,7 +64,7 @@ def test_go_sumdb_tlog_checks_tiles_checkpoints_and_receipts(tmp_path, tlogcheck
         assert len(httpx.get(url + "/log/tile/2/000.p/1").content) == 32
         raw = httpx.get(url + "/log/tile/entries/000", headers={"Accept-Encoding": "gzip"})
         assert raw.headers.get("content-encoding") == "gzip"  # httpx decoded it
-        bundle = _core.tlog_decode_bundle(raw.content)
+        bundle = tlog.decode_bundle(raw.content)
         assert len(bundle) == 256 and LogEntry.decode(bundle[5]).metadata_cid == "bafy5"
         plain = httpx.get(url + "/log/tile/entries/000", headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers and plain.content == raw.content

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.errors import ConfigError, InvalidInputError, InvariantError
 
 __all__ = ["DEFAULT_ORIGIN", "TILE_WIDTH", "Checkpoint", "FileLog", "LogCorruptedError", "LogKey"]
@@ -59,12 +59,12 @@ class LogKey:
     def __init__(self, name: str, seed: bytes):
         self.name = name
         self._seed = seed
-        self.public_key: bytes = _core.note_public_key(seed)
+        self.public_key: bytes = tlog.note_public_key(seed)
 
     @classmethod
     def from_signer_key(cls, skey: str) -> LogKey:
         try:
-            name, seed = _core.note_parse_signer_key(skey.strip())
+            name, seed = tlog.note_parse_signer_key(skey.strip())
         except ValueError as e:
             raise ConfigError(f"log signer key: {e}") from None
         return cls(name, seed)
@@ -72,17 +72,17 @@ class LogKey:
     @property
     def verifier_key(self) -> str:
         """``<name>+<hash>+<keydata>``: what Go's ``note.NewVerifier`` and ``nftreg log`` take."""
-        return _core.note_verifier_key(self.name, self.public_key)
+        return tlog.note_verifier_key(self.name, self.public_key)
 
     @property
     def key_id(self) -> int:
-        return _core.note_key_id(self.name, self.public_key)
+        return tlog.note_key_id(self.name, self.public_key)
 
     def sign(self, text: str) -> str:
-        return _core.note_sign(text, self.name, self._seed)
+        return tlog.note_sign(text, self.name, self._seed)
 
     def signer_key(self) -> str:
-        return _core.note_signer_key(self.name, self._seed)
+        return tlog.note_signer_key(self.name, self._seed)
 
     def __repr__(self) -> str:
         return f"LogKey({self.verifier_key}, seed=<redacted>)"
@@ -103,8 +103,8 @@ class Checkpoint:
     @classmethod
     def open(cls, note: str, key_name: str, public_key: bytes) -> Checkpoint:
         """Verify the signature by (key_name, public_key) and parse the checkpoint."""
-        text = _core.note_open(note, key_name, public_key)
-        origin, size, root, _ext = _core.tlog_parse_checkpoint(text)
+        text = tlog.note_open(note, key_name, public_key)
+        origin, size, root, _ext = tlog.parse_checkpoint(text)
         return cls(origin, size, root, note)
 
 
@@ -164,7 +164,7 @@ class FileLog:
                 os.close(self._lock_fd)
                 self._lock_fd = None
                 raise ConfigError(f"{self.dir}: another process is writing this log") from None
-        self.tree = _core.LogTree()
+        self.tree = tlog.LogTree()
         self._tail: list[bytes] = []  # entries of the last, partial bundle of the published tree
         self._write_lock = threading.Lock()
         self.repaired_tiles = 0
@@ -191,7 +191,7 @@ class FileLog:
             else:
                 name = origin or DEFAULT_ORIGIN
                 try:
-                    skey = _core.note_signer_key(name, os.urandom(32))
+                    skey = tlog.note_signer_key(name, os.urandom(32))
                 except ValueError as e:
                     raise ConfigError(f"log origin {name!r}: {e}") from None
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -228,16 +228,16 @@ class FileLog:
             if tree.size % TILE_WIDTH:
                 raise InvariantError("tree loading must start at a tile boundary")
             width = min(TILE_WIDTH, size - idx * TILE_WIDTH)
-            bundle = self._read_file(_core.tlog_tile_path(None, idx, width))
+            bundle = self._read_file(tlog.tile_path(None, idx, width))
             if bundle is None:
-                raise LogCorruptedError(f"entry bundle {_core.tlog_tile_path(None, idx, width)} is missing")
+                raise LogCorruptedError(f"entry bundle {tlog.tile_path(None, idx, width)} is missing")
             try:
-                entries = _core.tlog_decode_bundle(bundle)
+                entries = tlog.decode_bundle(bundle)
             except ValueError as e:
-                raise LogCorruptedError(f"{_core.tlog_tile_path(None, idx, width)}: {e}") from None
+                raise LogCorruptedError(f"{tlog.tile_path(None, idx, width)}: {e}") from None
             if len(entries) != width:
-                raise LogCorruptedError(f"{_core.tlog_tile_path(None, idx, width)}: {len(entries)} entries, expected {width}")
-            tree.append_leaf_hashes(_core.tlog_leaf_hashes(entries))
+                raise LogCorruptedError(f"{tlog.tile_path(None, idx, width)}: {len(entries)} entries, expected {width}")
+            tree.append_leaf_hashes(tlog.leaf_hashes(entries))
             self._tail = entries if width < TILE_WIDTH else []
 
     def _recover(self) -> Checkpoint:
@@ -286,7 +286,7 @@ class FileLog:
             for f in files:
                 rel = os.path.relpath(os.path.join(dirpath, f), self.dir)
                 try:
-                    level, index, width = _core.tlog_parse_tile_path(rel)
+                    level, index, width = tlog.parse_tile_path(rel)
                 except ValueError:
                     continue
                 if _tile_end(level, index, width) > size:
@@ -299,8 +299,8 @@ class FileLog:
         """Every hash tile of the published tree equals the tree in memory; rewrite the ones that
         do not (missing or damaged)."""
         bad = []
-        for level, index, width in _core.tlog_new_tiles(0, size):
-            rel = _core.tlog_tile_path(level, index, width)
+        for level, index, width in tlog.new_tiles(0, size):
+            rel = tlog.tile_path(level, index, width)
             want = self.tree.tile(level, index, width)
             if self._read_file(rel) != want:
                 bad.append((rel, want))
@@ -381,7 +381,7 @@ class FileLog:
                 _fsync_dir(d)
 
     def _publish(self, size: int, root: bytes) -> Checkpoint:
-        note = self.key.sign(_core.tlog_checkpoint_text(self.origin, size, root))
+        note = self.key.sign(tlog.checkpoint_text(self.origin, size, root))
         staged = self.dir / "checkpoint.staged"
         fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -420,12 +420,12 @@ class FileLog:
             try:
                 bundles: list[tuple[str, bytes]] = []
                 tiles: list[tuple[str, bytes]] = []
-                for level, index, width in _core.tlog_new_tiles(old, new):
-                    tiles.append((_core.tlog_tile_path(level, index, width), self.tree.tile(level, index, width)))
+                for level, index, width in tlog.new_tiles(old, new):
+                    tiles.append((tlog.tile_path(level, index, width), self.tree.tile(level, index, width)))
                     if level == 0:
                         k = index * TILE_WIDTH - start
-                        bundles.append((_core.tlog_tile_path(None, index, width),
-                                        _core.tlog_encode_bundle(pending[k:k + width])))
+                        bundles.append((tlog.tile_path(None, index, width),
+                                        tlog.encode_bundle(pending[k:k + width])))
                 self._write_files(bundles)
                 _fault("entries")
                 self._write_files(tiles)
@@ -476,7 +476,7 @@ class FileLog:
         tree in memory. ``path`` is below the log prefix, e.g. ``tile/0/x001/234.p/7``.
         Raises ``InvalidInputError`` for a malformed path, ``FileNotFoundError`` for a tile the
         published tree does not have, ``LogCorruptedError`` for damaged entries."""
-        level, index, width = _core.tlog_parse_tile_path(path)
+        level, index, width = tlog.parse_tile_path(path)
         cp = self._checkpoint
         if _tile_end(level, index, width) > cp.size:
             raise FileNotFoundError(path)
@@ -496,11 +496,11 @@ class FileLog:
         if data is None:
             raise FileNotFoundError(path)
         try:
-            entries = _core.tlog_decode_bundle(data)
+            entries = tlog.decode_bundle(data)
         except ValueError as e:
             self.corrupt_reads += 1
             raise LogCorruptedError(f"entry bundle {path}: {e}") from None
-        if len(entries) != width or _core.tlog_leaf_hashes(entries) != self.tree.tile(0, index, width):
+        if len(entries) != width or tlog.leaf_hashes(entries) != self.tree.tile(0, index, width):
             self.corrupt_reads += 1
             log.error("entry bundle %s on disk does not hash to the log's leaves; refusing to serve it", path)
             raise LogCorruptedError(f"entry bundle {path} does not hash to the log's leaves")
@@ -514,8 +514,8 @@ class FileLog:
         n = index // TILE_WIDTH
         width = min(TILE_WIDTH, cp.size - n * TILE_WIDTH)
         # the newest bundle of a tile is the full one or the partial of the current size
-        data = self.read_tile(_core.tlog_tile_path(None, n, width))
-        return _core.tlog_decode_bundle(data)[index % TILE_WIDTH]
+        data = self.read_tile(tlog.tile_path(None, n, width))
+        return tlog.decode_bundle(data)[index % TILE_WIDTH]
 
     def entries(self, start: int, stop: int) -> list[bytes]:
         """Entries [start, stop) of the published log, verified bundle by bundle."""
@@ -526,7 +526,7 @@ class FileLog:
         n = start // TILE_WIDTH
         while n * TILE_WIDTH < stop:
             width = min(TILE_WIDTH, cp.size - n * TILE_WIDTH)
-            es = _core.tlog_decode_bundle(self.read_tile(_core.tlog_tile_path(None, n, width)))
+            es = tlog.decode_bundle(self.read_tile(tlog.tile_path(None, n, width)))
             lo = max(start - n * TILE_WIDTH, 0)
             hi = min(stop - n * TILE_WIDTH, width)
             out.extend(es[lo:hi])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.errors import InvalidInputError
 from nftreg.log.store import Checkpoint
 
@@ -21,13 +21,13 @@ __all__ = [
 
 def leaf_hash(entry: bytes) -> bytes:
     """RFC 6962 leaf hash SHA-256(0x00 || entry)."""
-    return _core.tlog_leaf_hash(entry)
+    return tlog.leaf_hash(entry)
 
 
 def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
     """Verify a checkpoint note's signature by ``verifier_key`` and parse it. Raises
     ``InvalidInputError`` naming what is wrong."""
-    name, public_key = _core.note_parse_verifier_key(verifier_key)
+    name, public_key = tlog.note_parse_verifier_key(verifier_key)
     try:
         return Checkpoint.open(note, name, public_key)
     except ValueError as e:
@@ -35,11 +35,11 @@ def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> bool:
-    return _core.tlog_verify_inclusion(leaf, index, size, proof, root)
+    return tlog.verify_inclusion(leaf, index, size, proof, root)
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> bool:
-    return _core.tlog_verify_consistency(old_size, new_size, old_root, new_root, proof)
+    return tlog.verify_consistency(old_size, new_size, old_root, new_root, proof)
 
 
 def _hex(b: bytes) -> str:

@@ -34,10 +34,10 @@ fn submodule(parent: &Bound<'_, PyModule>, name: &str, register: impl Fn(&Bound<
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    tlog::register(m)?; // still flat in `_core`: its Python callers predate the submodules
     submodule(m, "merkle", |m| merkle::register(m).and_then(|_| verify::register(m)).and_then(|_| keccak::register(m)))?;
     submodule(m, "sig", sig::register)?;
     submodule(m, "cid", cid::register)?;
     submodule(m, "ooc", ooc::register)?;
+    submodule(m, "tlog", tlog::register)?;
     Ok(())
 }

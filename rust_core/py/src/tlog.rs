@@ -1,4 +1,4 @@
-//! Binding for `nftreg-tlog`: the registration log's tree, tiles, bundles, checkpoints and
+//! `nftreg._core.tlog`, the binding for `nftreg-tlog`: the registration log's tree, tiles, bundles, checkpoints and
 //! signed notes. Conversions only; the tree is shared between the sequencer thread and the
 //! HTTP threads behind a lock taken with the GIL released.
 
@@ -50,7 +50,7 @@ fn tile_id(level: Option<u8>, index: u64, width: u16) -> Result<TileId> {
 }
 
 /// The log's Merkle tree in memory (every complete subtree hash, ~64 bytes per entry).
-#[pyclass(module = "nftreg._core", name = "LogTree", frozen)]
+#[pyclass(module = "nftreg._core.tlog", name = "LogTree", frozen)]
 pub struct LogTree {
     tree: RwLock<Tree>,
 }
@@ -136,27 +136,27 @@ impl LogTree {
 }
 
 #[pyfunction]
-fn tlog_leaf_hash<'py>(py: Python<'py>, entry: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
+fn leaf_hash<'py>(py: Python<'py>, entry: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let e = bytes_like(&entry, "entry")?;
     Ok(PyBytes::new(py, &nftreg_tlog::leaf_hash(&e)))
 }
 
 /// Leaf hashes of many entries, concatenated (n * 32 bytes).
 #[pyfunction]
-fn tlog_leaf_hashes<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
+fn leaf_hashes<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
     let es = entries_of(&entries)?;
     let out: Vec<u8> = py.allow_threads(|| es.iter().flat_map(|e| nftreg_tlog::leaf_hash(e)).collect());
     Ok(PyBytes::new(py, &out))
 }
 
 #[pyfunction]
-fn tlog_node_hash<'py>(py: Python<'py>, left: Bound<'py, PyAny>, right: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
+fn node_hash<'py>(py: Python<'py>, left: Bound<'py, PyAny>, right: Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let (l, r) = (hash32(&left, "left")?, hash32(&right, "right")?);
     Ok(PyBytes::new(py, &nftreg_tlog::node_hash(&l, &r)))
 }
 
 #[pyfunction]
-fn tlog_verify_inclusion(
+fn verify_inclusion(
     leaf_hash: Bound<'_, PyAny>,
     index: u64,
     size: u64,
@@ -170,7 +170,7 @@ fn tlog_verify_inclusion(
 }
 
 #[pyfunction]
-fn tlog_verify_consistency(
+fn verify_consistency(
     old: u64,
     new: u64,
     old_root: Bound<'_, PyAny>,
@@ -185,45 +185,45 @@ fn tlog_verify_consistency(
 /// Path of a tile (`level` None = entry bundle), e.g. `tile/0/x001/234.p/112`.
 #[pyfunction]
 #[pyo3(signature = (level, index, width=256))]
-fn tlog_tile_path(level: Option<u8>, index: u64, width: u16) -> Result<String> {
+fn tile_path(level: Option<u8>, index: u64, width: u16) -> Result<String> {
     Ok(tile_id(level, index, width)?.path())
 }
 
 /// (level or None for entries, index, width) of a canonical tile path.
 #[pyfunction]
-fn tlog_parse_tile_path(path: &str) -> Result<(Option<u8>, u64, u16)> {
+fn parse_tile_path(path: &str) -> Result<(Option<u8>, u64, u16)> {
     let t = tile::parse_path(path).map_err(terr)?;
     Ok((t.level, t.index, t.width))
 }
 
 /// Tiles (level, index, width) to write when the tree grows from `old` to `new` entries.
 #[pyfunction]
-fn tlog_new_tiles(old: u64, new: u64) -> Vec<(u8, u64, u16)> {
+fn new_tiles(old: u64, new: u64) -> Vec<(u8, u64, u16)> {
     tile::new_tiles(old, new).into_iter().map(|t| (t.level.unwrap_or(0), t.index, t.width)).collect()
 }
 
 #[pyfunction]
-fn tlog_encode_bundle<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
+fn encode_bundle<'py>(py: Python<'py>, entries: Vec<Bound<'py, PyAny>>) -> Result<Bound<'py, PyBytes>> {
     let es = entries_of(&entries)?;
     let b = tile::encode_bundle(&es).map_err(terr)?;
     Ok(PyBytes::new(py, &b))
 }
 
 #[pyfunction]
-fn tlog_decode_bundle<'py>(py: Python<'py>, data: Bound<'py, PyAny>) -> Result<Vec<Bound<'py, PyBytes>>> {
+fn decode_bundle<'py>(py: Python<'py>, data: Bound<'py, PyAny>) -> Result<Vec<Bound<'py, PyBytes>>> {
     let d = bytes_like(&data, "data")?;
     let es = tile::decode_bundle(&d).map_err(terr)?;
     Ok(es.into_iter().map(|e| PyBytes::new(py, e)).collect())
 }
 
 #[pyfunction]
-fn tlog_checkpoint_text(origin: &str, size: u64, root: Bound<'_, PyAny>) -> Result<String> {
+fn checkpoint_text(origin: &str, size: u64, root: Bound<'_, PyAny>) -> Result<String> {
     note::checkpoint_text(origin, size, &hash32(&root, "root")?).map_err(terr)
 }
 
 /// (origin, size, root, extension lines) of a checkpoint note text.
 #[pyfunction]
-fn tlog_parse_checkpoint<'py>(py: Python<'py>, text: &str) -> Result<(String, u64, Bound<'py, PyBytes>, Vec<String>)> {
+fn parse_checkpoint<'py>(py: Python<'py>, text: &str) -> Result<(String, u64, Bound<'py, PyBytes>, Vec<String>)> {
     let c = note::parse_checkpoint(text).map_err(terr)?;
     Ok((c.origin, c.size, PyBytes::new(py, &c.root), c.extensions))
 }
@@ -279,18 +279,18 @@ fn note_parse_signer_key<'py>(py: Python<'py>, skey: &str) -> Result<(String, Bo
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LogTree>()?;
-    m.add_function(wrap_pyfunction!(tlog_leaf_hash, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_leaf_hashes, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_node_hash, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_verify_inclusion, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_verify_consistency, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_tile_path, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_parse_tile_path, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_new_tiles, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_encode_bundle, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_decode_bundle, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_checkpoint_text, m)?)?;
-    m.add_function(wrap_pyfunction!(tlog_parse_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(leaf_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(leaf_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(node_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_inclusion, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_consistency, m)?)?;
+    m.add_function(wrap_pyfunction!(tile_path, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_tile_path, m)?)?;
+    m.add_function(wrap_pyfunction!(new_tiles, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint_text, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_checkpoint, m)?)?;
     m.add_function(wrap_pyfunction!(note_sign, m)?)?;
     m.add_function(wrap_pyfunction!(note_open, m)?)?;
     m.add_function(wrap_pyfunction!(note_key_id, m)?)?;
