@@ -14,10 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from api_server import LiveServer
 from Crypto.Hash import keccak as pycryptodome_keccak
+from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak as eth_hash_keccak
 from nftreg import _core
-from nftreg.merkle import StandardMerkleTree, verify_many, verify_many_json
+from nftreg.claims import CLAIM_LEAF_ENCODING
+from nftreg.merkle import ProofStream, StandardMerkleTree, verify_many, verify_many_json
+from nftreg.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = _core.merkle.keccak_backends()
@@ -125,12 +129,90 @@ def test_trees_proofs_and_verification_identical_on_every_backend(n, restore_bac
         assert seen[b] == first, f"{b} differs from {BACKENDS[0]} on {n} leaves"
 
 
+def _claim_rows(n: int, seed: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [["0x" + rng.randbytes(20).hex(), "0x" + rng.randbytes(32).hex(), f"bafy-ทดสอบ-{rng.getrandbits(40):x}"]
+            for _ in range(n)]
+
+
+def _fold_eth_hash(root: str, value: object, proof: object) -> bool:
+    """The item's answer computed without the Rust core (eth-abi, eth-hash): False for anything
+    that is not a well-formed (address, bytes32, string) item with 0x-hex proof hashes."""
+    try:
+        assert isinstance(value, list) and isinstance(proof, list) and len(value) == 3
+        assert all(isinstance(p, str) and p.startswith("0x") and len(p) == 66 for p in proof)
+        addr, content, cid = value
+        assert isinstance(addr, str) and len(addr) == 42 and isinstance(content, str) and len(content) == 66
+        assert isinstance(cid, str)
+        node = eth_hash_keccak(eth_hash_keccak(abi_encode(CLAIM_LEAF_ENCODING, [addr, bytes.fromhex(content[2:]), cid])))
+        for p in proof:
+            sib = bytes.fromhex(p[2:])
+            node = eth_hash_keccak(min(node, sib) + max(node, sib))
+    except (AssertionError, ValueError):
+        return False
+    return "0x" + node.hex() == root
+
+
+def _proofs_body() -> tuple[bytes, list[bool]]:
+    """A `/v1/verify/proofs` body of 1,100 items (more than four groups of 256): good proofs of
+    depth 8 and 9, tampered values, proofs of another tree (depth 1 and 2), and malformed items
+    of every kind, interleaved; with the expected answers computed by eth-hash."""
+    big, small = _claim_rows(300, 1), _claim_rows(3, 2)
+    tree, other = StandardMerkleTree.of(big, CLAIM_LEAF_ENCODING), StandardMerkleTree.of(small, CLAIM_LEAF_ENCODING)
+    rng = random.Random(3)
+    items: list[object] = []
+    for k in range(1100):
+        i = rng.randrange(300)
+        good = {"value": list(tree.at(i)), "proof": tree.get_proof(i)}
+        kind = k % 11
+        if kind == 1:
+            good["value"][2] += "x"  # tampered value
+        elif kind == 2:
+            j = rng.randrange(3)
+            good = {"value": list(other.at(j)), "proof": other.get_proof(j)}  # another tree's proof
+        elif kind == 3:
+            good["proof"] = good["proof"][:-1]  # one step short
+        elif kind == 4:
+            good["proof"] = [p.replace("0x", "zz", 1) for p in good["proof"]]  # not hex
+        elif kind == 5:
+            good["value"] = good["value"][:2]  # wrong arity
+        elif kind == 6:
+            good = rng.choice(["junk", 7, [], None, {"value": "x", "proof": 7}])  # not an item
+        elif kind == 7:
+            good["proof"] = []  # no proof at all
+        items.append(good)
+    expected = [isinstance(it, dict) and _fold_eth_hash(tree.root, it.get("value"), it.get("proof")) for it in items]
+    # eth-hash agrees with the construction: only the untouched items (4 kinds in 11) verify
+    assert expected == [k % 11 in (0, 8, 9, 10) for k in range(len(items))]
+    return json.dumps({"root": tree.root, "items": items}).encode(), expected
+
+
+def test_proofs_route_and_verifiers_identical_on_every_backend(restore_backend, tmp_path):
+    """The JSON proofs verifier hashes items in groups in keccak lanes (whole body, streamed,
+    and through the route): every backend gives the eth-hash answers, item by item."""
+    body, expected = _proofs_body()
+    settings = Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789")
+    with LiveServer(settings) as srv, srv.client() as client:
+        for b in BACKENDS:
+            _core.merkle.set_keccak_backend(b)
+            assert verify_many_json(body, leaf_encoding=CLAIM_LEAF_ENCODING) == expected, b
+            for chunk_size in (1, 777, 1 << 20):
+                s = ProofStream(leaf_encoding=CLAIM_LEAF_ENCODING)
+                for k in range(0, len(body), chunk_size):
+                    s.feed(body[k:k + chunk_size])
+                assert s.finish() == expected, f"{b}, streamed in chunks of {chunk_size}"
+            r = client.post("/v1/verify/proofs", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 200, r.text
+            assert r.json()["results"] == expected, f"{b}: route"
+
+
 @pytest.mark.parametrize("backend", BACKENDS[1:])
 def test_merkle_suite_passes_on_other_backends(backend):
-    """The Merkle tests (npm / OpenZeppelin cross-checks included) again with NFTREG_KECCAK."""
+    """The Merkle tests (npm / OpenZeppelin cross-checks included) and the proofs-body oracle
+    tests again with NFTREG_KECCAK."""
     env = dict(os.environ, NFTREG_KECCAK=backend)
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          "tests/test_merkle.py", "tests/test_merkle_npm.py"],
+                          "tests/test_merkle.py", "tests/test_merkle_npm.py", "tests/test_verify_body.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and " failed" not in out.stdout

@@ -10,10 +10,20 @@ use crate::errors::{invalid, Result};
 /// Verify a whole JSON proofs request body (`{"root", "leaf_encoding"?, "items": [{"value",
 /// "proof"}]}`) with the GIL released: split, parse, hash and fold in parallel in Rust. One
 /// bool per item; a malformed item is `False`; a malformed body, root or encoding raises.
+/// Items are hashed in groups in keccak lanes; `item_by_item=True` runs the one-lane,
+/// item-by-item reference instead (same answers: for tests and the benchmark's "before").
 #[pyfunction]
-fn verify_proofs_json(py: Python<'_>, body: &Bound<'_, PyAny>, default_encoding: Vec<String>, max_items: usize) -> Result<Vec<bool>> {
+#[pyo3(signature = (body, default_encoding, max_items, *, item_by_item=false))]
+fn verify_proofs_json(
+    py: Python<'_>,
+    body: &Bound<'_, PyAny>,
+    default_encoding: Vec<String>,
+    max_items: usize,
+    item_by_item: bool,
+) -> Result<Vec<bool>> {
     let data = crate::buffers::bytes_view(body, "body")?;
-    Ok(py.allow_threads(|| nftreg_verify::verify_proofs_json(&data, &default_encoding, max_items))?)
+    let run = if item_by_item { nftreg_verify::verify_proofs_json_reference } else { nftreg_verify::verify_proofs_json };
+    Ok(py.allow_threads(|| run(&data, &default_encoding, max_items))?)
 }
 
 /// Streaming form of `verify_proofs_json`: `feed` the body chunk by chunk as it arrives (full

@@ -23,7 +23,7 @@ pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use request::verify_proofs_json;
+pub use request::{verify_proofs_json, verify_proofs_json_reference, verify_proofs_json_with};
 pub use stream::ProofStream;
 
 /// A body the verifier refuses; the message names what is wrong, in the API's words.

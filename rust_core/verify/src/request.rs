@@ -9,6 +9,7 @@
 
 use jiter::JsonValue;
 use nftreg_eth::abi::{self, AbiType};
+use nftreg_eth::keccak::Lanes;
 use nftreg_eth::Hash;
 use rayon::prelude::*;
 
@@ -112,8 +113,36 @@ impl<'a, 'j> Request<'a, 'j> {
 }
 
 /// Verify every item of a proofs request body. `default_encoding` applies when the body has no
-/// `leaf_encoding`; more than `max_items` items is an error (before any hashing).
+/// `leaf_encoding`; more than `max_items` items is an error (before any hashing). Items are
+/// hashed in groups of [`item::GROUP`] in the active keccak backend's lanes.
 pub fn verify_proofs_json(body: &[u8], default_encoding: &[String], max_items: usize) -> Result<Vec<bool>> {
+    verify_proofs_json_with(Lanes::active(), body, default_encoding, max_items)
+}
+
+/// [`verify_proofs_json`] on a given keccak backend.
+pub fn verify_proofs_json_with(lanes: Lanes, body: &[u8], default_encoding: &[String], max_items: usize) -> Result<Vec<bool>> {
+    let doc = parse_json(body)?;
+    let req = Request::of(&doc, default_encoding, max_items)?;
+    let ctx = item::Ctx::new(req.types, req.root);
+    Ok(req
+        .items
+        .par_chunks(item::GROUP)
+        .flat_map_iter(|chunk| {
+            let mut group = item::Group::default();
+            for it in chunk {
+                group.push(&ctx, Some(it));
+            }
+            let mut out = Vec::with_capacity(chunk.len());
+            group.finish(lanes, &ctx, &mut out);
+            out
+        })
+        .collect())
+}
+
+/// [`verify_proofs_json`] item by item, each in one lane ([`item::Ctx::check`], in parallel
+/// over items as before the lanes): the reference the grouped, multi-lane path is tested
+/// against, and the benchmark's "before".
+pub fn verify_proofs_json_reference(body: &[u8], default_encoding: &[String], max_items: usize) -> Result<Vec<bool>> {
     let doc = parse_json(body)?;
     let req = Request::of(&doc, default_encoding, max_items)?;
     let ctx = item::Ctx::new(req.types, req.root);

@@ -20,9 +20,12 @@ use jiter::JsonValue;
 use nftreg_eth::abi::AbiType;
 use nftreg_eth::Hash;
 
-use crate::item::{self, Scratch};
+use nftreg_eth::keccak::Lanes;
+
+use crate::item::{self, Group};
 use crate::request::{leaf_names, root_of, types_of};
-use crate::{verify_proofs_json, Result};
+use crate::request::verify_proofs_json_with;
+use crate::Result;
 
 mod scan;
 use scan::{skip_ws, Key, Skip, St, Step, STREAM_BATCH};
@@ -45,20 +48,26 @@ fn parsed(text: &[u8]) -> Option<JsonValue<'_>> {
     crate::parse::parse_json(text).ok()
 }
 
-fn run_batch(ctx: &item::Ctx, batch: &Batch) -> Option<Vec<bool>> {
-    let mut scratch = Scratch::default();
+/// One batch's answers, items hashed in groups of [`item::GROUP`] in the backend's lanes; None
+/// when an item is not valid JSON (the whole body is then an error).
+fn run_batch(lanes: Lanes, ctx: &item::Ctx, batch: &Batch) -> Option<Vec<bool>> {
+    let mut group = Group::default();
     let mut out = Vec::with_capacity(batch.items.len());
     for &(start, end, spilled) in &batch.items {
         let src = if spilled { &batch.spill } else { &batch.seg };
-        out.push(ctx.check(&parsed(&src[start as usize..end as usize])?, &mut scratch));
+        group.push(ctx, Some(&parsed(&src[start as usize..end as usize])?));
+        if group.len() == item::GROUP {
+            group.finish(lanes, ctx, &mut out);
+        }
     }
+    group.finish(lanes, ctx, &mut out);
     Some(out)
 }
 
 type BatchResult = (usize, Option<Vec<bool>>);
 
 /// Incremental verifier of a proofs request body: `feed` it the body in chunks of any size,
-/// then `finish` it. Same results and errors as [`verify_proofs_json`] on the whole body.
+/// then `finish` it. Same results and errors as [`crate::verify_proofs_json`] on the whole body.
 pub struct ProofStream {
     default_encoding: Vec<String>,
     max_items: usize,
@@ -90,6 +99,8 @@ pub struct ProofStream {
     rx: Receiver<BatchResult>,
     /// Set when the streamed answer is no longer wanted: queued batches then skip their work.
     cancel: Arc<AtomicBool>,
+    /// The keccak backend every batch of this body hashes with (the active one at creation).
+    pub(crate) lanes: Lanes,
 }
 
 impl ProofStream {
@@ -121,6 +132,7 @@ impl ProofStream {
             tx,
             rx,
             cancel: Arc::new(AtomicBool::new(false)),
+            lanes: Lanes::active(),
         }
     }
 
@@ -394,8 +406,9 @@ impl ProofStream {
         self.dispatched += 1;
         let tx = self.tx.clone();
         let cancel = self.cancel.clone();
+        let lanes = self.lanes;
         rayon::spawn(move || {
-            let r = if cancel.load(Ordering::Relaxed) { None } else { run_batch(&ctx, &batch) };
+            let r = if cancel.load(Ordering::Relaxed) { None } else { run_batch(lanes, &ctx, &batch) };
             let _ = tx.send((idx, r));
         });
     }
@@ -407,7 +420,7 @@ impl ProofStream {
             Some(out) => Ok(out),
             None => {
                 self.cancel.store(true, Ordering::Relaxed);
-                verify_proofs_json(&self.whole(), &self.default_encoding, self.max_items)
+                verify_proofs_json_with(self.lanes, &self.whole(), &self.default_encoding, self.max_items)
             }
         }
     }

@@ -112,3 +112,52 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// Many items of a 37-value tree (proofs of depth 5 and 6) and of the 5-value one (depth 2 and
+/// 3, and every malformed kind of [`sample_items`]), interleaved: more than three groups.
+fn mixed_body(n: usize) -> String {
+    let (root, small) = sample_items();
+    let addrs: Vec<String> = (0..37u8).map(|i| format!("0x{}", hex::encode([i + 7; 20]))).collect();
+    let mut leaves: Vec<Hash> = addrs.iter().enumerate().map(|(i, a)| leaf(a, i as u64)).collect();
+    leaves.sort();
+    let tree = make_tree(&leaves).unwrap();
+    let pos = |h: &Hash| tree.len() - 1 - leaves.iter().position(|x| x == h).unwrap();
+    // items of the other tree fold onto its root, not this body's: false, whatever their depth
+    let other: Vec<String> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let p: Vec<String> = get_proof(&tree, pos(&leaf(a, i as u64))).unwrap().iter().map(|h| format!("\"{}\"", hx(h))).collect();
+            format!("{{\"value\":[\"{a}\",{i}],\"proof\":[{}]}}", p.join(","))
+        })
+        .collect();
+    let list: Vec<&str> = (0..n).map(|i| if i % 3 == 2 { other[i % other.len()].as_str() } else { small[i % small.len()].as_str() }).collect();
+    format!("{{\"root\":\"{root}\",\"items\":[{}]}}", list.join(","))
+}
+
+#[test]
+fn grouped_lanes_match_item_by_item_on_every_backend() {
+    use crate::{verify_proofs_json_reference, verify_proofs_json_with, ProofStream};
+    use nftreg_eth::keccak::Lanes;
+    for n in [0, 1, 7, 255, 256, 257, 3 * crate::item::GROUP + 17] {
+        let body = mixed_body(n);
+        let want = verify_proofs_json_reference(body.as_bytes(), &enc(), usize::MAX).unwrap();
+        assert_eq!(want.len(), n);
+        if n > 20 {
+            assert!(want.iter().any(|x| *x) && want.iter().any(|x| !*x));
+        }
+        for lanes in Lanes::available() {
+            let got = verify_proofs_json_with(lanes, body.as_bytes(), &enc(), usize::MAX).unwrap();
+            assert_eq!(got, want, "{} whole body, {n} items", lanes.backend());
+            for seg_size in [4096, crate::stream::STREAM_SEGMENT] {
+                let mut s = ProofStream::new(&enc(), usize::MAX);
+                s.lanes = lanes;
+                s.seg_size = seg_size;
+                for chunk in body.as_bytes().chunks(1000) {
+                    s.feed(chunk).unwrap();
+                }
+                assert_eq!(s.collect(), Some(want.clone()), "{} streamed, {n} items", lanes.backend());
+            }
+        }
+    }
+}
