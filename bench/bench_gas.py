@@ -12,7 +12,7 @@ import random
 import tempfile
 
 from eth_account import Account
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.chain import AnvilProcess, Chain, Registry, Voucher
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.log import EntryKind, LogEntry, leaf_hash
@@ -58,7 +58,7 @@ def main() -> None:
                                     content_hash=os.urandom(32), chain_id=chain.chain_id, contract=reg.address,
                                     metadata_cid=cid).encode()
                 index = size // 2 + 1
-                tree = _core.LogTree()
+                tree = tlog.LogTree()
                 tree.append_leaf_hashes(rng.randbytes(32 * index) + leaf_hash(entry) + rng.randbytes(32 * (size - index - 1)))
                 proof = tree.inclusion_proof(index, size)
                 a = reg.anchor_log(size, tree.root(size)).gas_used

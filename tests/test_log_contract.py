@@ -1,6 +1,6 @@
 """The registry's registration-log functions on a real anvil: log anchors (sizes strictly
 increase, ANCHOR_ROLE only), the Solidity RFC 9162 inclusion check against the Rust verifier
-(nftreg._core / nftreg.log) for every index of small trees and samples of larger ones, and
+(nftreg._core.tlog / nftreg.log) for every index of small trees and samples of larger ones, and
 minting a private registration from a real log (nftreg.log.RegistrationLog) with its proof.
 The gas of a log-proof mint at several tree sizes is printed for bench/README.md."""
 
@@ -12,7 +12,7 @@ import random
 import pytest
 import requests
 from eth_account import Account
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.chain import Chain, LogAnchor, Registry
 from nftreg.errors import ContractRevert, InvalidInputError
 from nftreg.keys import Signer
@@ -124,7 +124,7 @@ def _eth_calls(url: str, to: str, datas: list[str]) -> list[bool]:
 def test_verify_log_inclusion_agrees_with_rust_verifier(registry, anvil):
     rng = random.Random(6962)
     entries = [rng.randbytes(rng.randrange(0, 300)) for _ in range(4101)]
-    tree = _core.LogTree()
+    tree = tlog.LogTree()
     tree.append(entries)
     leaves = [leaf_hash(e) for e in entries]
     assert registry.log_leaf_hash(entries[0]) == leaves[0] and registry.log_leaf_hash(b"") == leaf_hash(b"")
@@ -161,7 +161,7 @@ def test_verify_log_inclusion_agrees_with_rust_verifier(registry, anvil):
         stats = kinds.setdefault(kind, [0, 0])
         stats[0] += 1
         stats[1] += want
-    print("\nverifyLogInclusion vs _core.tlog_verify_inclusion:",
+    print("\nverifyLogInclusion vs tlog.verify_inclusion:",
           {k: f"{ok}/{total} valid" for k, (total, ok) in kinds.items()})
     assert kinds["valid"][0] == kinds["valid"][1] > 8000  # every index of the trees of 1..128
     for k, (total, ok) in kinds.items():
@@ -330,7 +330,7 @@ def perfect_tree_path(leaf: bytes, index: int, depth: int, rng: random.Random) -
     path = [rng.randbytes(32) for _ in range(depth)]
     r = leaf
     for level, p in enumerate(path):
-        r = _core.tlog_node_hash(p, r) if index >> level & 1 else _core.tlog_node_hash(r, p)
+        r = tlog.node_hash(p, r) if index >> level & 1 else tlog.node_hash(r, p)
     assert verify_inclusion(leaf, index, 1 << depth, path, r)
     return path, r
 
@@ -348,7 +348,7 @@ def test_log_proof_mint_gas_by_tree_size(registry, chain):
         entry = private_entry(chain, registry, cid=cid).encode()
         index = size // 2 + 1 if size > 2 else 0
         if size <= 1 << 20:
-            tree = _core.LogTree()
+            tree = tlog.LogTree()
             tree.append_leaf_hashes(rng.randbytes(32 * index) + leaf_hash(entry) + rng.randbytes(32 * (size - index - 1)))
             proof, root = tree.inclusion_proof(index, size), tree.root(size)
             del tree

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from nftreg import _core
+from nftreg._core import tlog
 from nftreg.errors import InvalidInputError, NftregError
 from nftreg.log.store import TILE_WIDTH
 from nftreg.log.verify import open_checkpoint
@@ -107,30 +107,30 @@ class Monitor:
         return cp, note
 
     def _tree(self, size: int) -> Any:
-        tree = _core.LogTree()
+        tree = tlog.LogTree()
         n = 0
         while n * TILE_WIDTH < size:
             width = min(TILE_WIDTH, size - n * TILE_WIDTH)
             entries = self._bundles.get(n)
             if entries is None:
-                path = _core.tlog_tile_path(None, n, width)
+                path = tlog.tile_path(None, n, width)
                 try:
-                    entries = _core.tlog_decode_bundle(self._get(path))
+                    entries = tlog.decode_bundle(self._get(path))
                 except ValueError as e:
                     raise LogInconsistent(f"{path}: not an entry bundle ({e})") from None
                 if len(entries) != width:
                     raise LogInconsistent(f"{path}: {len(entries)} entries, expected {width}")
                 if width == TILE_WIDTH:
                     self._bundles[n] = entries
-            tree.append_leaf_hashes(_core.tlog_leaf_hashes(entries))
+            tree.append_leaf_hashes(tlog.leaf_hashes(entries))
             n += 1
         return tree
 
     def _check_tiles(self, tree: Any, old: int, size: int) -> int:
         """Every hash tile new since ``old`` equals the tree rebuilt from the entries."""
         checked = 0
-        for level, index, width in _core.tlog_new_tiles(old, size):
-            path = _core.tlog_tile_path(level, index, width)
+        for level, index, width in tlog.new_tiles(old, size):
+            path = tlog.tile_path(level, index, width)
             if self._get(path) != tree.tile(level, index, width):
                 raise LogInconsistent(f"hash tile {path} does not match the tree of the log's own entries")
             checked += 1
