@@ -1,7 +1,7 @@
 //! `_core.merkle`: binding for `nftreg-merkle` (trees, proofs) and keccak. Python leaf values
-//! are converted to ABI words under the GIL ([`values`], errors naming the value index and
-//! field) while our own threads hash them ([`pipeline`]); trees are built and proofs computed
-//! with the GIL released. The request verifier's binding (`crate::verify`) joins this submodule.
+//! are read under the GIL ([`values`], errors naming the value index and field) while our own
+//! threads encode and hash them ([`pipeline`]); trees are built and proofs computed with the
+//! GIL released. The request verifier's binding (`crate::verify`) joins this submodule.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -175,10 +175,16 @@ impl ProofSet {
 }
 
 #[pyfunction]
-#[pyo3(signature = (leaf_encoding, values, sort_leaves = true))]
-fn build_standard(py: Python<'_>, leaf_encoding: Vec<String>, values: &Bound<'_, PyAny>, sort_leaves: bool) -> Result<MerkleCore> {
+#[pyo3(signature = (leaf_encoding, values, sort_leaves = true, *, convert_in_parallel = true))]
+fn build_standard(
+    py: Python<'_>,
+    leaf_encoding: Vec<String>,
+    values: &Bound<'_, PyAny>,
+    sort_leaves: bool,
+    convert_in_parallel: bool,
+) -> Result<MerkleCore> {
     let types = parse_types(&leaf_encoding)?;
-    let (leaves, _) = leaf_hashes_pipelined(py, values, &types, false, None)?;
+    let (leaves, _) = leaf_hashes_pipelined(py, values, &types, false, None, convert_in_parallel)?;
     if leaves.is_empty() {
         return Err(invalid("expected a non-zero number of values"));
     }
@@ -280,7 +286,7 @@ fn abi_encode<'py>(py: Python<'py>, types: Vec<String>, values: &Bound<'py, PyAn
 #[pyfunction]
 fn standard_leaf_hashes<'py>(py: Python<'py>, leaf_encoding: Vec<String>, values: &Bound<'py, PyAny>) -> Result<Bound<'py, PyBytes>> {
     let types = parse_types(&leaf_encoding)?;
-    let (flat, _) = leaf_hashes_pipelined(py, values, &types, false, None)?;
+    let (flat, _) = leaf_hashes_pipelined(py, values, &types, false, None, true)?;
     Ok(PyBytes::new(py, flat.as_flattened()))
 }
 
@@ -334,7 +340,7 @@ fn verify_many(
     if n_proofs != n_values {
         return Err(invalid(format!("values and proofs differ in length: {n_values} values, {n_proofs} proofs")));
     }
-    let (implied, ok) = leaf_hashes_pipelined(py, values, &types, true, Some(&source))?;
+    let (implied, ok) = leaf_hashes_pipelined(py, values, &types, true, Some(&source), true)?;
     Ok(implied.iter().zip(ok).map(|(h, good)| good && *h == root).collect())
 }
 

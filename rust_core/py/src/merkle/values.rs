@@ -148,9 +148,8 @@ fn read_int(obj: &Bound<'_, PyAny>) -> (Option<[u8; 32]>, bool) {
     (Some(w), negative)
 }
 
-/// ABI-encode one leaf value (a list/tuple with one entry per type) into `out`; errors name the
-/// value index, field and type.
-pub fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mut Vec<u8>) -> std::result::Result<(), EthError> {
+/// A leaf value as a list/tuple of exactly one field per type, or the error naming the value.
+fn leaf_fields<'py>(obj: &Bound<'py, PyAny>, types: &[AbiType], index: usize) -> std::result::Result<Bound<'py, PySequence>, EthError> {
     let seq = sequence(obj).ok_or_else(|| EthError::BadValue {
         path: format!("values[{index}]"),
         msg: format!("expected a list or tuple of {} fields, got {}", types.len(), type_name(obj)),
@@ -162,14 +161,131 @@ pub fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out:
             msg: format!("wrong arity: the leaf encoding has {} types, the value has {n} fields", types.len()),
         });
     }
-    value::encode_fields(types, |f| seq.get_item(f).map(Py::new).map_err(|_| bad("could not read field")), out).map_err(
-        |(f, e)| match (e, types.get(f)) {
-            (EthError::BadValue { path, msg }, Some(t)) => {
-                EthError::BadValue { path: format!("values[{index}][{f}]{path} ({})", t.name()), msg }
+    Ok(seq)
+}
+
+/// Put the value index, field and type on a conversion error of field `f`.
+pub fn field_error(types: &[AbiType], index: usize, (f, e): (usize, EthError)) -> EthError {
+    match (e, types.get(f)) {
+        (EthError::BadValue { path, msg }, Some(t)) => {
+            EthError::BadValue { path: format!("values[{index}][{f}]{path} ({})", t.name()), msg }
+        }
+        (other, _) => other,
+    }
+}
+
+/// ABI-encode one leaf value (a list/tuple with one entry per type) into `out`; errors name the
+/// value index, field and type.
+pub fn encode_leaf(obj: &Bound<'_, PyAny>, types: &[AbiType], index: usize, out: &mut Vec<u8>) -> std::result::Result<(), EthError> {
+    let seq = leaf_fields(obj, types, index)?;
+    value::encode_fields(types, |f| seq.get_item(f).map(Py::new).map_err(|_| bad("could not read field")), out)
+        .map_err(|e| field_error(types, index, e))
+}
+
+/// One field of a leaf value, copied out of Python under the GIL (text and bytes into an arena
+/// shared by a chunk of values) so that parsing and ABI encoding can run on any thread. What a
+/// field *is* is decided by [`Py`], exactly as for [`encode_leaf`].
+pub enum Field {
+    /// Text: offset and length in the arena (valid UTF-8, copied from a `str`).
+    Str(u32, u32),
+    Int(Option<[u8; 32]>, bool),
+    Bool(bool),
+    /// Raw bytes (bytes, bytearray, memoryview): offset and length in the arena.
+    Bytes(u32, u32),
+    /// Anything else: its type name in the arena.
+    Other(u32, u32),
+    /// The field could not be read (the sequence's `__getitem__` raised).
+    Unreadable,
+}
+
+fn stash(arena: &mut Vec<u8>, b: &[u8]) -> (u32, u32) {
+    let off = arena.len() as u32;
+    arena.extend_from_slice(b);
+    (off, b.len() as u32)
+}
+
+/// Copy leaf value `obj`'s fields into `fields` / `arena` (under the GIL; nothing is parsed).
+/// Fails, adding nothing, when the value is not a list/tuple of one field per type.
+pub fn extract_leaf(
+    obj: &Bound<'_, PyAny>,
+    types: &[AbiType],
+    index: usize,
+    arena: &mut Vec<u8>,
+    fields: &mut Vec<Field>,
+) -> std::result::Result<(), EthError> {
+    let seq = leaf_fields(obj, types, index)?;
+    for f in 0..types.len() {
+        let Ok(item) = seq.get_item(f) else {
+            fields.push(Field::Unreadable);
+            continue;
+        };
+        let py = Py::new(item);
+        fields.push(match py.input() {
+            Input::Str(s) => {
+                let (o, l) = stash(arena, s.as_bytes());
+                Field::Str(o, l)
             }
-            (other, _) => other,
+            Input::Int { word, negative } => Field::Int(word, negative),
+            Input::Bool(b) => Field::Bool(b),
+            Input::Bytes(b) => {
+                let (o, l) = stash(arena, b);
+                Field::Bytes(o, l)
+            }
+            Input::Other(name) => {
+                let (o, l) = stash(arena, name.as_bytes());
+                Field::Other(o, l)
+            }
+            Input::Number(_) => Field::Unreadable, // never produced for Python values
+        });
+    }
+    Ok(())
+}
+
+/// An extracted field seen by the shared conversion (scalars, `string` and `bytes`; arrays
+/// never take this path).
+pub struct Owned<'a> {
+    pub field: &'a Field,
+    pub arena: &'a [u8],
+}
+
+impl Owned<'_> {
+    fn slice(&self, o: u32, l: u32) -> &[u8] {
+        &self.arena[o as usize..(o + l) as usize]
+    }
+}
+
+impl Source for Owned<'_> {
+    fn input(&self) -> Input<'_> {
+        match *self.field {
+            Field::Str(o, l) => match std::str::from_utf8(self.slice(o, l)) {
+                Ok(s) => Input::Str(s),
+                Err(_) => Input::Other("str (not valid UTF-8)"),
+            },
+            Field::Int(word, negative) => Input::Int { word, negative },
+            Field::Bool(b) => Input::Bool(b),
+            Field::Bytes(o, l) => Input::Bytes(self.slice(o, l)),
+            Field::Other(o, l) => Input::Other(std::str::from_utf8(self.slice(o, l)).unwrap_or("?")),
+            Field::Unreadable => Input::Other("?"),
+        }
+    }
+
+    fn items(&self) -> Option<std::result::Result<Vec<Self>, EthError>> {
+        None
+    }
+}
+
+/// ABI-encode one extracted leaf (its `types.len()` fields) into `out`; the same bytes and
+/// errors as [`encode_leaf`] on the Python value.
+pub fn encode_extracted(fields: &[Field], arena: &[u8], types: &[AbiType], index: usize, out: &mut Vec<u8>) -> std::result::Result<(), EthError> {
+    value::encode_fields(
+        types,
+        |f| match &fields[f] {
+            Field::Unreadable => Err(bad("could not read field")),
+            field => Ok(Owned { field, arena }),
         },
+        out,
     )
+    .map_err(|e| field_error(types, index, e))
 }
 
 /// Raw bytes from `bytes`/`bytearray`/`memoryview` or a 0x-hex string.
