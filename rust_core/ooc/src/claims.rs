@@ -705,13 +705,18 @@ mod tests {
 
     #[test]
     fn refusals_of_the_whole_file() {
-        let (r, out) = run("owner,content_hash\n", Format::Csv);
-        assert!(r.unwrap_err().to_string().contains("missing metadata_cid"));
-        let (r, _) = run("", Format::Csv);
-        assert!(r.unwrap_err().to_string().contains("no valid claims"));
-        let (r, _) = run("owner,content_hash,metadata_cid\n0x1,0x2,c\n", Format::Csv);
-        assert!(r.unwrap_err().to_string().contains("line 2: owner"));
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+        for (text, msg) in [
+            ("owner,content_hash\n", "missing metadata_cid"),
+            ("", "no valid claims"),
+            ("owner,content_hash,metadata_cid\n0x1,0x2,c\n", "line 2: owner"),
+        ] {
+            let (r, out) = run(text, Format::Csv);
+            assert!(r.unwrap_err().to_string().contains(msg), "{msg}");
+            // Nothing is left behind: no output, no temp file, no run directory.
+            let dir = out.parent().unwrap();
+            assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "{msg}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     /// Records split across read chunks (a long quoted field, a \r\n at the boundary) parse
