@@ -113,14 +113,17 @@ def test_offchain_registration_logs_a_private_entry_and_no_transaction(server, c
     assert f["metadata_cid"] == a["metadata_cid"] and f["tx_hash"] is None and f["token_id"] is None
     assert f["contract"].lower() == server.service.registry.address.lower()
     shown = client.get(f"/v1/assets/{ch}").json()
-    assert shown["status"] == "logged" and shown["log_index"] == rec["index"]
+    # the anchoring scheduler runs every second here, so on a slow run it may be anchored already
+    assert shown["status"] in ("logged", "anchored") and shown["log_index"] == rec["index"]
     # no transaction was sent for it
     with server.service.db.read() as s:
         from nftreg.db import OutboxTx
         from sqlalchemy import select
 
         assert not [i for i in s.scalars(select(OutboxTx.intent)) if ch in i]
-    assert server.service.chain.block_number() - before <= 1  # (another test's write at most)
+    # and the chain holds no token for it (log anchors may have added blocks meanwhile)
+    assert server.service.registry.token_of_content(ch) is None
+    assert server.service.chain.block_number() >= before
 
 
 def test_offchain_duplicate_rules(server, client, creator):
