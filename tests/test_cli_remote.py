@@ -132,3 +132,51 @@ def test_unreachable_registry_is_exit_2(tmp_path):
     r = runner.invoke(app, ["--remote", url, "verify", "signatures", str(src)],
                       env={"NFTREG_REMOTE_RETRY_S": "2"})
     assert r.exit_code == 2 and f"registry {url} is unavailable" in r.stderr
+
+
+def test_progress_bar_with_counts_and_rate_on_a_terminal(server, tmp_path):
+    """On an interactive stderr (a real pseudo-terminal) a remote verify shows a progress bar
+    with done/total counts and a rate; stdout (a pipe) still carries only the JSON lines."""
+    import pty
+    import re
+    import subprocess
+    import sys
+    import threading
+
+    values = [[f"0x{i:040x}", "0x" + os.urandom(32).hex(), cid_of(b"p")] for i in range(2000)]
+    tree = StandardMerkleTree.of(values, CLAIM_LEAF_ENCODING)
+    src = tmp_path / "proofs.jsonl"
+    src.write_text("".join(json.dumps({"root": tree.root, "leaf_encoding": CLAIM_LEAF_ENCODING, "value": v,
+                                       "proof": tree.get_proof(i)}) + "\n" for i, v in tree.entries()))
+    before = server.proxy.seen["POST /v1/verify/proofs"]
+    master, slave = pty.openpty()
+    terminal: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the slave side closed
+                return
+            if not chunk:
+                return
+            terminal.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.run([sys.executable, "-m", "nftreg", "--remote", server.url, "verify", "proofs", str(src)],
+                          stdout=subprocess.PIPE, stderr=slave, env=env, timeout=300, check=False)
+    os.close(slave)
+    reader.join(timeout=30)
+    os.close(master)
+    assert proc.returncode == 0, b"".join(terminal).decode(errors="replace")
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(out) == 2000 and all(x["valid"] for x in out)
+    assert server.proxy.seen["POST /v1/verify/proofs"] - before >= 5  # 400 items a request: a multi-request run
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(terminal).decode(errors="replace"))
+    assert "verifying proofs" in shown, shown
+    assert "2000/2000" in shown, shown  # done/total counts
+    assert re.search(r"\d[\d,]*/s", shown), shown  # and a rate
+    assert "━" in shown  # a bar, not a spinner

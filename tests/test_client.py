@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import nftreg
@@ -31,7 +32,7 @@ from nftreg.client import (
     TransportError,
     Unauthorized,
 )
-from nftreg.schemas import Asset, BatchProofs, ProofsReport, SignaturesReport
+from nftreg.schemas import Asset, BatchProofs, PinsOut, ProofsReport, SignaturesReport
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -82,8 +83,12 @@ def creator_story(server, client, minter, tmp_path):
 
     # register an upload: typed result, Thai metadata, one token
     data = PNG + os.urandom(16)
+    before = datetime.now(timezone.utc)
     asset = client.register(data, name="ภาพวาดสีน้ำ", description="งานศิลปะ", attributes={"ศิลปิน": "สมชาย"})
     assert isinstance(asset, Asset) and asset.token_id is not None and asset.owner == acct.address
+    # when the registry recorded it (a duplicate's "held since"), in UTC
+    assert asset.registered_at is not None and asset.registered_at.utcoffset() == timedelta(0)
+    assert before - timedelta(seconds=5) <= asset.registered_at <= datetime.now(timezone.utc)
     assert asset.content_hash == content_hash_hex(data) and asset.asset_cid == cid_of(data)
     assert asset.media_type == "image/png" and asset.size == len(data)
     meta = json.loads(httpx.get(f"{server.direct}/ipfs/{asset.metadata_cid}").content)
@@ -91,6 +96,14 @@ def creator_story(server, client, minter, tmp_path):
     final = client.wait(asset, status="final", timeout=60, interval=0.5)
     assert final.final and final.token_id == asset.token_id
     assert client.asset(asset.token_id) == final
+    assert final.registered_at == asset.registered_at
+
+    # where its content is pinned: both CIDs in this node's store
+    pins = client.pins(asset.token_id)
+    assert isinstance(pins, PinsOut) and pins.token_id == asset.token_id
+    assert pins.pins == {asset.asset_cid: {"local": True}, asset.metadata_cid: {"local": True}}
+    with pytest.raises(NotFound):
+        client.pins(10**9)
 
     # the same content again: the existing token comes with the error
     with pytest.raises(AlreadyRegistered) as ei:
@@ -113,6 +126,8 @@ def creator_story(server, client, minter, tmp_path):
     assert priv.content_hash == content_hash_hex(secret) and priv.asset_cid == cid_of(str(secret))
     assert priv.size is None and priv.media_type is None  # nothing was uploaded
     assert httpx.get(f"{server.direct}/ipfs/{priv.asset_cid}").status_code == 404
+    # its file is pinned nowhere here; its metadata is
+    assert client.pins(priv.token_id).pins == {priv.asset_cid: {"local": False}, priv.metadata_cid: {"local": True}}
 
     # a third one, then the lazy iterator walks every page (page size 1)
     third = client.register(b"third " + os.urandom(8), name="three")
@@ -191,6 +206,9 @@ def test_async_client(server):
                 tokens.append(a.token_id)
             assert (await c.wait(tokens[0], status="minted", timeout=30)).token_id == tokens[0]
             assert [a.token_id async for a in c.assets(owner=acct.address, page_size=2)] == tokens
+            pins = await c.pins(tokens[1])
+            assert pins.token_id == tokens[1] and all(p == {"local": True} for p in pins.pins.values())
+            assert len(pins.pins) == 2
             assert (await c.lookup(b"missing" + os.urandom(4))) is None
             items = _signature_items(50)
             rep = await c.verify_signatures(items)

@@ -389,7 +389,17 @@ def test_a_duplicate_says_who_holds_it(tab, env):
     text = tab.text("#duplicate")
     assert "Already registered" in text and CREATOR in text
     assert f"token {env.timings['thai_token']}" in text
+    # ... and since when: the date the registry recorded it, in the browser's time zone
+    registered_at = env.http.get(f"/v1/assets/{env.timings['thai_token']}").json()["registered_at"]
+    year, month, day = tab.p.evaluate("""iso => { const d = new Date(iso);
+        return [d.getFullYear(), d.toLocaleString('en', { month: 'long' }), d.getDate()]; }""", registered_at)
+    assert f"registered here on {month} {day}, {year}" in text, text
     tab.shot("register-duplicate")
+    # in Thai with a Buddhist-era year
+    tab.p.select_option("#lang", "th")
+    thai = tab.text("#duplicate")
+    assert "ลงทะเบียนที่นี่เมื่อ" in thai and str(year + 543) in thai and str(year) not in thai.split("(")[0], thai
+    tab.p.select_option("#lang", "en")
 
 
 def test_private_registration_sends_no_file_bytes(tab, env):
@@ -454,6 +464,44 @@ def test_public_lookup_is_this_mine(browser, env):
     # only the hash went out
     assert (ARTIFACTS / "thai.bin").read_bytes()[100:164] not in env.tap.since(mark)
     ctx.close()
+
+
+def test_an_off_chain_registration_in_the_lookup_and_as_a_duplicate(browser, tab, env):
+    """Registered off-chain (through nftreg.Client, onchain=False): no token yet, so the page
+    shows the log state and the holder, and no token, on-chain check or certificate."""
+    import nftreg
+    from eth_account import Account
+
+    holder = Account.create()
+    data = b"off-chain " + os.urandom(4000)
+    with nftreg.Client(env.url) as c:
+        c.sign_in(holder)
+        a = c.register(data, name="นอกเชน", onchain=False)
+    assert a.token_id is None and a.onchain is False
+    ctx = _new_context(browser, env, wallet=False)
+    page = Page(ctx, env)
+    page.go("lookup")
+    page.set_file("#lookup-file", "off.bin", data)
+    page.p.wait_for_selector('#lookup-result[data-found="yes"]')
+    assert page.p.get_attribute("#lookup-result", "data-onchain") == "false"
+    result = page.text("#lookup-result")
+    assert "off-chain" in result and holder.address in result and "token" not in result.replace("no token", "")
+    assert page.field("#lookup-status", "status").startswith("off-chain")
+    assert page.field("#lookup-status", "content_hash") == a.content_hash
+    assert page.p.query_selector('#lookup-status [data-field="token_id"]') is None
+    assert page.p.query_selector('#lookup-status a[href^="#/cert/"]') is None
+    assert "ownerOf" not in page.text("#lookup-status")
+    page.shot("lookup-offchain")
+    assert not page.errors, page.errors
+    ctx.close()
+    # the same content registered in the page: who holds it off-chain, and since when
+    _register(tab, data, name="copy", filename="copy-off.bin")
+    tab.p.wait_for_selector("#duplicate", timeout=60_000)
+    assert tab.p.get_attribute("#duplicate", "data-onchain") == "false"
+    text = tab.text("#duplicate")
+    year = tab.p.evaluate("iso => new Date(iso).getFullYear()", a.registered_at.isoformat())
+    assert "registered off-chain" in text and holder.address in text and str(year) in text, text
+    assert "token" not in text.lower().replace("no token", ""), text
 
 
 def test_my_assets_and_a_certificate_checkable_without_the_page(tab, env):

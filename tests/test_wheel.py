@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -157,9 +158,19 @@ def test_serve_mint_and_docs_from_a_fresh_venv(venv: Path, tmp_path: Path):
             assert html.status_code == 200 and f"/docs/assets/{asset}" in html.text
             body = c.get(f"/docs/assets/{asset}")
             assert body.status_code == 200 and hashlib.sha256(body.content).hexdigest() == manifest[asset]
-        if (ROOT / "python" / "nftreg" / "web").is_dir():  # the web app's first page, once it exists
-            home = c.get("/")
-            assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
+        # the web app: its first page, and every file of it byte for byte from the installed package
+        home = c.get("/")
+        assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
+        static = ROOT / "python" / "nftreg" / "web" / "static"
+        assert home.content == (static / "index.html").read_bytes()
+        referenced = set(re.findall(r'(?:src|href)="(/web/[^"]+)"', home.text))
+        assert {"/web/js/app.js", "/web/app.css"} <= referenced
+        shipped = {"/web/" + f.relative_to(static).as_posix(): f for f in static.rglob("*")
+                   if f.is_file() and f.name != "index.html"}
+        assert referenced <= set(shipped)
+        for path, f in sorted(shipped.items()):
+            got = c.get(path)
+            assert got.status_code == 200 and got.content == f.read_bytes(), path
     log = (tmp_path / "data" / "server.log").read_text()
     assert "nftreg: warning: anvil not found" in log and "Traceback" not in log
 

@@ -4,13 +4,14 @@ Plain pydantic: importing this module does not pull in FastAPI."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 __all__ = [
     "ApiKeyIn", "ApiKeyOut", "Asset", "AssetPage", "Batch", "BatchProof", "BatchProofs", "Challenge", "ChallengeIn",
-    "Limits", "Nonce", "Ownership", "OwnershipIn", "ProofsReport", "ServerInfo", "Session", "SignatureResult",
+    "Limits", "Nonce", "Ownership", "OwnershipIn", "PinsOut", "ProofsReport", "ServerInfo", "Session", "SignatureResult",
     "SignaturesReport", "SiweIn", "Voucher", "VoucherFields", "VoucherIn",
 ]
 
@@ -66,11 +67,19 @@ class Asset(BaseModel):
     log_index: int | None = Field(None, description="the registration's index in the registration log, once "
                                                     "a published checkpoint covers it")
     receipt: str | None = Field(None, description="where its log receipt is served")
+    registered_at: datetime | None = Field(None, description="when this registry recorded the registration "
+                                                             "(accepted it, or indexed a mint made elsewhere), UTC")
 
 
 class AssetPage(BaseModel):
     items: list[Asset]
     next_cursor: str | None
+
+
+class PinsOut(BaseModel):
+    token_id: int
+    pins: dict[str, dict[str, Any]] = Field(
+        description="per CID (asset, metadata): {local: bool, <service>: queued|pinning|pinned|failed|null}")
 
 
 # -- batches -----------------------------------------------------------------------------------

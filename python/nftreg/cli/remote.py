@@ -132,7 +132,7 @@ def receipt(ctx: typer.Context, asset: str, out: Path | None, wait_s: float) -> 
 def mint_from_log(ctx: typer.Context, asset: str, as_json: bool) -> None:
     with client(ctx, sign_in=True) as c:
         a = c.mint_from_log(asset)
-    out = a.model_dump()
+    out = a.model_dump(mode="json")
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
@@ -145,7 +145,7 @@ def lookup(ctx: typer.Context, file: Path, as_json: bool) -> None:
         emit({"content_hash": content_hash_hex(file), "registered": False}, as_json,
              f"{file}: not registered (content hash {content_hash_hex(file)})")
         raise typer.Exit(EXIT_INVALID)
-    out = {"registered": True, **a.model_dump()}
+    out = {"registered": True, **a.model_dump(mode="json")}
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 

@@ -22,6 +22,7 @@ from nftreg.schemas import (
     Batch,
     BatchProofs,
     Ownership,
+    PinsOut,
     ProofsReport,
     ServerInfo,
     Session,
@@ -194,6 +195,11 @@ class Client(_Base):
         """By token id or 0x content hash."""
         return self._run(f.get_asset(asset_id))
 
+    def pins(self, token_id: int) -> PinsOut:
+        """Where the token's asset and metadata CIDs are pinned: ``{cid: {"local": bool,
+        <remote service>: queued|pinning|pinned|failed|None}}``."""
+        return self._run(f.pins(token_id))
+
     def assets(self, *, owner: str | None = None, content_hash: str | None = None,
                page_size: int = 100) -> Iterator[Asset]:
         """Every matching asset, fetched a page at a time as the iterator advances."""
@@ -336,6 +342,9 @@ class AsyncClient(_Base):
 
     async def asset(self, asset_id: int | str) -> Asset:
         return await self._run(f.get_asset(asset_id))
+
+    async def pins(self, token_id: int) -> PinsOut:
+        return await self._run(f.pins(token_id))
 
     async def assets(self, *, owner: str | None = None, content_hash: str | None = None,
                      page_size: int = 100) -> AsyncIterator[Asset]:

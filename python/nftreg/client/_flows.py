@@ -31,6 +31,7 @@ from nftreg.schemas import (
     BatchProofs,
     Challenge,
     Ownership,
+    PinsOut,
     ProofsReport,
     ServerInfo,
     Session,
@@ -391,6 +392,11 @@ def _hash_ref(v: str) -> str:
     if len(s) != 66 or not s.startswith("0x") or any(c not in "0123456789abcdef" for c in s[2:]):
         raise InvalidInputError(f"asset: {v!r} is neither a token id nor a 0x 32-byte content hash")
     return s
+
+
+def pins(token_id: int) -> Flow[PinsOut]:
+    """Where a token's asset and metadata CIDs are pinned (this node's store, remote services)."""
+    return _model((yield Req("GET", f"/v1/assets/{int(token_id)}/pins")), PinsOut)
 
 
 def asset_receipt(asset_id: int | str, wait_s: float = 0.0) -> Flow[dict[str, Any]]:

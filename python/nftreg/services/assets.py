@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from nftreg.db import Asset, Database
 from nftreg.services import validate
+from nftreg.services.auth import aware
 from nftreg.services.errors import NotFound
 from nftreg.services.logfeed import LogFeed
 from nftreg.services.outbox import Outbox
@@ -27,7 +28,8 @@ def asset_view(a: Asset, log_index: int | None = None, anchored_size: int = 0) -
             "metadata_cid": a.metadata_cid, "token_uri": f"ipfs://{a.metadata_cid}", "media_type": a.media_type,
             "size": a.size, "status": status, "final": bool(a.final), "tx_hash": a.tx_hash,
             "block_number": a.block_number, "onchain": a.status != "offchain", "log_index": log_index,
-            "receipt": f"/v1/assets/{a.content_hash}/receipt"}
+            "receipt": f"/v1/assets/{a.content_hash}/receipt",
+            "registered_at": aware(a.created_at).isoformat() if a.created_at else None}
 
 
 class Assets:

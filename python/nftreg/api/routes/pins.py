@@ -6,19 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from nftreg.api.deps import ServiceDep
 from nftreg.api.jsonbody import JsonRoute
+from nftreg.schemas import PinsOut
 
 router = APIRouter(tags=["assets"], route_class=JsonRoute)
-
-
-class PinsOut(BaseModel):
-    token_id: int
-    pins: dict[str, dict[str, Any]] = Field(
-        description="per CID (asset, metadata): {local: bool, <service>: queued|pinning|pinned|failed|null}")
 
 
 def _where(store: Any, cid: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ function mono(text) {
 }
 
 function stateText(a) {
+  // registered off-chain: logging | logged | anchored (a log entry, no token yet)
+  if (a.onchain === false && ["logging", "logged", "anchored"].includes(a.status)) return t(`state.${a.status}`);
   if (a.status !== "minted") return t("state.pending");
   return a.final ? t("state.final") : t("state.minted", { block: formatNumber(a.block_number) });
 }
@@ -61,9 +63,17 @@ function metadataBox(cid) {
   return box;
 }
 
+function hasToken(a) {
+  return a.token_id !== null && a.token_id !== undefined;
+}
+
+function certLink(a) {
+  return hasToken(a) ? h("a", { href: `#/cert/${a.token_id}` }, t("asset.certificate")) : null;
+}
+
 function assetDetails(a) {
   return h("div", {}, metadataBox(a.metadata_cid), details([
-    [t("asset.token"), formatNumber(a.token_id), { "data-field": "token_id" }],
+    [t("asset.token"), hasToken(a) ? formatNumber(a.token_id) : null, { "data-field": "token_id" }],
     [t("asset.owner"), mono(a.owner), { "data-field": "owner" }],
     [t("asset.hash"), mono(a.content_hash), { "data-field": "content_hash" }],
     [t("asset.cid"), a.asset_cid ? gatewayLink(a.asset_cid) : null, { "data-field": "asset_cid" }],
@@ -71,6 +81,7 @@ function assetDetails(a) {
     [t("asset.tx"), a.tx_hash ? mono(a.tx_hash) : null, { "data-field": "tx_hash" }],
     [t("asset.block"), a.block_number !== null ? formatNumber(a.block_number) : null, { "data-field": "block_number" }],
     [t("asset.status"), stateText(a), { "data-field": "status" }],
+    [t("asset.registered"), a.registered_at ? formatDate(a.registered_at) : null, { "data-field": "registered_at" }],
   ]));
 }
 
@@ -220,11 +231,13 @@ function registerStatus() {
     const a = reg.asset;
     out.push(h("p", { id: "mint-state", "data-state": a.final ? "final" : a.status }, stateText(a)),
       assetDetails(a),
-      h("p", {}, h("a", { href: `#/cert/${a.token_id}` }, t("asset.certificate"))));
+      h("p", {}, certLink(a)));
   }
   if (reg.dup) {
-    out.push(h("div", { class: "notice", id: "duplicate", role: "alert" }, h("h2", {}, t("dup.title")),
-      h("p", {}, t("dup.body", { token: formatNumber(reg.dup.token_id), owner: reg.dup.owner, block: formatNumber(reg.dup.block_number ?? 0) }))));
+    const date = reg.dup.registered_at ? formatDate(reg.dup.registered_at) : "—";
+    out.push(h("div", { class: "notice", id: "duplicate", role: "alert", "data-onchain": String(hasToken(reg.dup)) }, h("h2", {}, t("dup.title")),
+      h("p", {}, hasToken(reg.dup) ? t("dup.body", { token: formatNumber(reg.dup.token_id), owner: reg.dup.owner,
+        date, block: formatNumber(reg.dup.block_number ?? 0) }) : t("dup.offchain", { owner: reg.dup.owner, date }))));
   }
   if (reg.error) out.push(errorNode(reg.error));
   return out;
@@ -292,11 +305,18 @@ async function submitRegister(e) {
     await pollFinal(asset.token_id);
   } catch (err) {
     reg.phase = null;
-    if (err instanceof ApiError && err.status === 409 && err.problem.token_id !== undefined) {
+    if (err instanceof ApiError && err.status === 409 && typeof err.problem.token_id === "number") {
       try {
         reg.dup = await api(`/v1/assets/${Number(err.problem.token_id)}`);
       } catch {
         reg.dup = { token_id: err.problem.token_id, owner: "?", block_number: null };
+      }
+    } else if (err instanceof ApiError && err.status === 409 && err.problem.registered === "offchain" && reg.file) {
+      // registered off-chain (no token): who holds it, by the content hash computed here
+      try {
+        reg.dup = await api(`/v1/assets/${await contentHash(reg.file)}`);
+      } catch {
+        reg.error = err;
       }
     } else {
       reg.error = err;
@@ -356,10 +376,12 @@ function viewLookup(params) {
   if (look.busy) out.push(h("p", {}, t("busy")));
   if (look.asset) {
     const a = look.asset;
-    out.push(h("p", { id: "lookup-result", "data-found": "yes" }, t("lookup.found", { token: formatNumber(a.token_id), owner: a.owner, block: formatNumber(a.block_number) })),
-      assetDetails(a));
-    if (look.info) out.push(h("p", {}, t("lookup.onchain", { token: a.token_id, contract: look.info.registry, chain: look.info.chain_id })));
-    out.push(h("p", {}, h("a", { href: `#/cert/${a.token_id}` }, t("asset.certificate"))));
+    out.push(h("p", { id: "lookup-result", "data-found": "yes", "data-onchain": String(hasToken(a)) }, hasToken(a)
+      ? t("lookup.found", { token: formatNumber(a.token_id), owner: a.owner, block: formatNumber(a.block_number) })
+      : t("lookup.found.offchain", { owner: a.owner })),
+    assetDetails(a));
+    if (look.info && hasToken(a)) out.push(h("p", {}, t("lookup.onchain", { token: a.token_id, contract: look.info.registry, chain: look.info.chain_id })));
+    out.push(h("p", {}, certLink(a)));
   }
   if (look.missing) out.push(h("p", { id: "lookup-result", "data-found": "no" }, t("lookup.notfound", { hash: look.hash })));
   if (look.error) out.push(errorNode(look.error));
@@ -403,12 +425,12 @@ function viewAssets() {
   if (!s) return h("section", { "aria-labelledby": "view-title" }, viewTitle("assets.title"), h("p", { class: "notice" }, t("wallet.needed")));
   if (mine.owner !== s.address || !mine.loaded) queueMicrotask(() => loadAssets(false));
   const rows = mine.items.map((a) => h("tr", {},
-    h("td", {}, formatNumber(a.token_id)),
+    h("td", {}, hasToken(a) ? formatNumber(a.token_id) : "—"),
     h("td", {}, metadataBox(a.metadata_cid)),
     h("td", {}, mono(a.content_hash.slice(0, 18) + "…")),
     h("td", {}, stateText(a)),
     h("td", {}, a.asset_cid ? h("a", { href: `/ipfs/${encodeURIComponent(a.asset_cid)}` }, "IPFS") : "—", " ",
-      h("a", { href: `#/cert/${a.token_id}` }, t("asset.certificate")))));
+      certLink(a))));
   return h("section", { "aria-labelledby": "view-title" },
     viewTitle("assets.title"),
     mine.items.length === 0 && mine.loaded ? h("p", {}, t("assets.none")) : null,
