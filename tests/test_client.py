@@ -169,6 +169,16 @@ def creator_story(server, client, minter, tmp_path):
     assert signer == v.signer and v.voucher.to == acct.address
 
 
+def test_lookup_finds_an_off_chain_registration(server, client):
+    client.sign_in(Account.create())
+    data = b"off-chain lookup " + os.urandom(8)
+    a = client.register(data, name="นอกเชน", onchain=False)
+    found = client.lookup(data)
+    assert found is not None and found.token_id is None and found.onchain is False
+    assert found.content_hash == a.content_hash == content_hash_hex(data) and found.owner == client.address
+    assert found.status in ("logging", "logged", "anchored")
+
+
 def test_sign_in_with_keystore_and_errors(server, client, tmp_path):
     acct = Account.create()
     ks = tmp_path / "key.json"

@@ -212,7 +212,8 @@ class Client(_Base):
             cursor = page.next_cursor
 
     def lookup(self, data: f.DataOrPath) -> Asset | None:
-        """Hash the file (or bytes) here and ask who holds it; None when nobody does."""
+        """Hash the file (or bytes) here and ask who holds it (minted, pending, or registered
+        off-chain: ``onchain`` False, no token yet); None when nobody does."""
         return self._run(f.lookup(data))
 
     def create_batch(self, claims: ItemsArg, *, idempotency_key: str | None = None) -> Batch:

@@ -428,8 +428,15 @@ def asset_page(owner: str | None, content_hash: str | None, cursor: str | None, 
 
 
 def lookup(data: DataOrPath) -> Flow[Asset | None]:
-    page = yield from asset_page(None, _local_hash(data), None, 1)
-    return page.items[0] if page.items else None
+    """Who holds this content: a minted token, a mint still pending, or an off-chain
+    registration (no token yet); None when nobody does (or its mint failed)."""
+    resp = yield Req("GET", f"/v1/assets/{_local_hash(data).lower()}", raw_errors=True)
+    if resp.status == 404:
+        return None
+    if resp.status >= 400:
+        _raise(resp)
+    asset = _model(resp, Asset)
+    return None if asset.status == "failed" else asset
 
 
 def wait(asset: Asset | int, status: str, timeout: float, interval: float, clock: Callable[[], float]) -> Flow[Asset]:

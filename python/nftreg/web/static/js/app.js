@@ -358,8 +358,14 @@ async function lookupHash(hash) {
   Object.assign(look, { hash, asset: null, missing: false, error: null, busy: true });
   renderView();
   try {
-    const page = await api(`/v1/assets?content_hash=${encodeURIComponent(hash)}&limit=1`);
-    look.asset = page.items[0] || null;
+    // by content hash: minted, pending, or registered off-chain (no token yet)
+    let a = null;
+    try {
+      a = await api(`/v1/assets/${encodeURIComponent(hash)}`);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    }
+    look.asset = a && a.status !== "failed" ? a : null;
     look.missing = !look.asset;
     if (look.asset) look.info = await serverInfo();
   } catch (e) {
