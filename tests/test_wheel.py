@@ -122,6 +122,30 @@ def test_smoke_from_a_fresh_venv(venv: Path, tmp_path: Path):
     assert backend.stdout.strip() == "CoinCurveECCBackend", backend.stdout
 
 
+def test_unreachable_parts_from_a_fresh_venv(venv: Path, tmp_path: Path):
+    """A chain RPC, Kubo or PostgreSQL that is not there: one line naming what and the fix, exit 2,
+    no traceback, from the installed wheel (which has no PostgreSQL driver: that is an extra)."""
+    from api_server import free_port
+
+    env = _user_env(venv)
+    nftreg = str(venv / "bin" / "nftreg")
+    port = free_port()
+    cases = [
+        (["--rpc-url", f"http://127.0.0.1:{port}"], ["chain RPC", f"127.0.0.1:{port}", "--rpc-url"]),
+        (["--rpc-url", "tester://", "--ipfs-api", f"/ip4/127.0.0.1/tcp/{port}"], ["Kubo API", "NFTREG_IPFS_API"]),
+        (["--rpc-url", "tester://", "--database-url", f"postgresql+psycopg://u:pw-secret@127.0.0.1:{port}/db"],
+         ["database", f"127.0.0.1:{port}/db", "pip install 'nftreg[postgres]'"]),
+    ]
+    for i, (args, words) in enumerate(cases):
+        out = subprocess.run([nftreg, "serve", "--data-dir", str(tmp_path / f"d{i}"), *args], capture_output=True,
+                             text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("nftreg: error: "), out.stderr
+        assert "Traceback" not in out.stderr and "pw-secret" not in out.stderr
+        for w in words:
+            assert w in lines[0], (w, lines[0])
+
+
 def test_demo_from_a_fresh_venv(venv: Path, tmp_path: Path):
     from nftreg.chain.anvil import anvil_binary
 

@@ -116,7 +116,10 @@ def check_database(url: str, timeout: float = 5) -> None:
                 conn.execute(text("select 1"))
         finally:
             engine.dispose()
-    except (SQLAlchemyError, ImportError) as e:
+    except ImportError as e:  # the driver is an extra: `pip install nftreg` alone has none
+        raise DependencyUnavailableError(f"the database at {shown} needs a driver this install lacks ({e}); "
+                                         "pip install 'nftreg[postgres]'") from None
+    except SQLAlchemyError as e:
         raise DependencyUnavailableError(f"the database at {shown} cannot be reached ({error_gist(e)}); start it "
                                          "or fix --database-url / NFTREG_DATABASE_URL") from None
 

@@ -3,6 +3,7 @@ owner. A row that is minted but not final is checked against the chain before it
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +30,13 @@ def asset_view(a: Asset, log_index: int | None = None, anchored_size: int = 0) -
             "size": a.size, "status": status, "final": bool(a.final), "tx_hash": a.tx_hash,
             "block_number": a.block_number, "onchain": a.status != "offchain", "log_index": log_index,
             "receipt": f"/v1/assets/{a.content_hash}/receipt",
-            "registered_at": aware(a.created_at).isoformat() if a.created_at else None}
+            "registered_at": _utc_text(a.created_at)}
+
+
+def _utc_text(dt: datetime | None) -> str | None:
+    """RFC 3339 in UTC, written as the API's models write it (``Z``), so a response built from
+    this dict and one validated through ``Asset`` carry the same text."""
+    return None if dt is None else aware(dt).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Assets:
