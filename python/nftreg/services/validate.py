@@ -3,6 +3,8 @@ raises Unprocessable naming the field."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from web3 import Web3
 
 from nftreg import _core
@@ -27,7 +29,16 @@ def hex32(v: str, what: str) -> str:
 
 
 def address(v: str, what: str = "owner") -> str:
-    if not isinstance(v, str) or not Web3.is_address(v):
+    if not isinstance(v, str):
+        raise Unprocessable(f"{what}: not an Ethereum address")
+    return _address(v, what)
+
+
+# a minter registers many assets for few owners: EIP-55 (keccak in Python, ~0.14 ms) once per
+# address, not per request; only valid addresses are cached (an exception is never cached)
+@lru_cache(maxsize=4096)
+def _address(v: str, what: str) -> str:
+    if not Web3.is_address(v):
         raise Unprocessable(f"{what}: not an Ethereum address")
     body = v[2:] if v[:2] in ("0x", "0X") else v
     if body != body.lower() and body != body.upper() and not Web3.is_checksum_address(v):
