@@ -1,5 +1,5 @@
-"""``Client`` and ``AsyncClient``: thin drivers over the flows in ``_flows`` (one definition of
-every call), on httpx."""
+"""``Client`` and ``AsyncClient``: thin drivers over the flows in ``_flows`` and ``_verify`` (one
+definition of every call, in the steps of ``_protocol``), on httpx."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import httpx
 from typing_extensions import Self
 
 from nftreg.client import _flows as f
+from nftreg.client import _protocol as p
+from nftreg.client import _verify as v
 from nftreg.client._signer import KeyLike, as_signer
 from nftreg.client.errors import TransportError, error_from_response
 from nftreg.schemas import (
@@ -32,7 +34,7 @@ from nftreg.schemas import (
 
 __all__ = ["AsyncClient", "Client", "RetryPolicy"]
 
-RetryPolicy = f.RetryPolicy
+RetryPolicy = p.RetryPolicy
 T = TypeVar("T")
 ItemsArg = Iterable[Any] | str | os.PathLike[str]
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
@@ -40,7 +42,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 _RETRYABLE = (httpx.TransportError,)
 
 
-def _httpx_args(st: f.State, req: f.Req, stack: ExitStack) -> dict[str, Any]:
+def _httpx_args(st: p.State, req: p.Req, stack: ExitStack) -> dict[str, Any]:
     headers = st.headers()
     if req.idempotency_key:
         headers["Idempotency-Key"] = req.idempotency_key
@@ -77,11 +79,11 @@ def _pieces(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
 
 
 class _Base:
-    def __init__(self, base_url: str, *, api_key: str | None, retry: f.RetryPolicy | None,
+    def __init__(self, base_url: str, *, api_key: str | None, retry: p.RetryPolicy | None,
                  headers: dict[str, str] | None):
         self.base_url = base_url.rstrip("/")
-        self._st = f.State(self.base_url, api_key=api_key, extra_headers=dict(headers or {}))
-        self.retry = retry or f.RetryPolicy()
+        self._st = p.State(self.base_url, api_key=api_key, extra_headers=dict(headers or {}))
+        self.retry = retry or p.RetryPolicy()
 
     @property
     def address(self) -> str | None:
@@ -101,13 +103,13 @@ class Client(_Base):
     ``nftreg.client.errors``, carrying the problem-details fields."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-                 retry: f.RetryPolicy | None = None, headers: dict[str, str] | None = None,
+                 retry: p.RetryPolicy | None = None, headers: dict[str, str] | None = None,
                  transport: httpx.BaseTransport | None = None):
         super().__init__(base_url, api_key=api_key, retry=retry, headers=headers)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     # -- driver -------------------------------------------------------------------------------
-    def _send(self, req: f.Req) -> f.Resp:
+    def _send(self, req: p.Req) -> p.Resp:
         start = time.monotonic()
         attempt = 0
         while True:
@@ -123,22 +125,22 @@ class Client(_Base):
             except _RETRYABLE as e:
                 failure = e
             if status is not None and status < 400:
-                return f.Resp(status, headers, content, attempt)
-            delay = f.retry_delay(self.retry, req, attempt, time.monotonic() - start, status, headers, content)
+                return p.Resp(status, headers, content, attempt)
+            delay = p.retry_delay(self.retry, req, attempt, time.monotonic() - start, status, headers, content)
             if delay is None:
                 if status is None:
                     raise TransportError(f"{req.method} {self.base_url}{req.path}: {type(failure).__name__}: "
                                          f"{failure} (after {attempt} attempt(s))") from failure
                 if req.raw_errors:
-                    return f.Resp(status, headers, content, attempt)
+                    return p.Resp(status, headers, content, attempt)
                 raise error_from_response(status, content, headers.get("retry-after"))
             time.sleep(delay)
 
-    def _run(self, flow: f.Flow[T]) -> T:
+    def _run(self, flow: p.Flow[T]) -> T:
         try:
             step = next(flow)
             while True:
-                if isinstance(step, f.Sleep):
+                if isinstance(step, p.Sleep):
                     time.sleep(step.seconds)
                     step = flow.send(None)
                 else:
@@ -158,14 +160,14 @@ class Client(_Base):
     # -- calls --------------------------------------------------------------------------------
     def info(self) -> ServerInfo:
         """The server's chain, registry contract, CID profile, SIWE domain and request limits."""
-        return self._run(f.info(self._st, refresh=True))
+        return self._run(p.info(self._st, refresh=True))
 
     def sign_in(self, key: KeyLike, *, password: str | None = None, statement: str = "Sign in to nftreg.") -> Session:
         """Sign-In with Ethereum: nonce, EIP-4361 message signed here (``personal_sign``), session.
         ``key``: a private key, an eth-account ``LocalAccount`` or an encrypted keystore."""
         return self._run(f.sign_in(self._st, as_signer(key, password=password), statement))
 
-    def register(self, data: f.DataOrPath, *, name: str, description: str | None = None, attributes: Any = None,
+    def register(self, data: p.DataOrPath, *, name: str, description: str | None = None, attributes: Any = None,
                  image: str | None = None, metadata: dict[str, Any] | None = None, owner: str | None = None,
                  private: bool = False, idempotency_key: str | None = None, onchain: bool = True) -> Asset:
         """Mint an asset (a path or bytes). ``private=True`` sends only the content hash and CID,
@@ -211,7 +213,7 @@ class Client(_Base):
                 return
             cursor = page.next_cursor
 
-    def lookup(self, data: f.DataOrPath) -> Asset | None:
+    def lookup(self, data: p.DataOrPath) -> Asset | None:
         """Hash the file (or bytes) here and ask who holds it (minted, pending, or registered
         off-chain: ``onchain`` False, no token yet); None when nobody does."""
         return self._run(f.lookup(data))
@@ -245,14 +247,14 @@ class Client(_Base):
                       progress: Callable[[int], None] | None = None) -> ProofsReport:
         """Verify Merkle proofs (items: ``{"value", "proof"}`` objects or (value, proof) pairs, or
         a JSON-lines path), streamed in requests of the server's maximum size; results in input order."""
-        return self._run(f.verify(self._st, "/v1/verify/proofs", f.proofs_head(root, leaf_encoding),
-                                  f.proof_source(items), ProofsReport, progress))
+        return self._run(v.verify(self._st, "/v1/verify/proofs", v.proofs_head(root, leaf_encoding),
+                                  v.proof_source(items), ProofsReport, progress))
 
     def verify_signatures(self, items: ItemsArg, *, progress: Callable[[int], None] | None = None
                           ) -> SignaturesReport:
         """Verify EIP-191 / EIP-712 / Ed25519 signatures (objects as ``/v1/verify/signatures``
         takes them, or a JSON-lines path), streamed; results in input order."""
-        return self._run(f.verify(self._st, "/v1/verify/signatures", f.SIGNATURES_HEAD, f.signature_source(items),
+        return self._run(v.verify(self._st, "/v1/verify/signatures", v.SIGNATURES_HEAD, v.signature_source(items),
                                   SignaturesReport, progress))
 
 
@@ -260,12 +262,12 @@ class AsyncClient(_Base):
     """The asyncio twin of ``Client``: the same calls, awaited (``assets`` is an async iterator)."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-                 retry: f.RetryPolicy | None = None, headers: dict[str, str] | None = None,
+                 retry: p.RetryPolicy | None = None, headers: dict[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None):
         super().__init__(base_url, api_key=api_key, retry=retry, headers=headers)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
-    async def _send(self, req: f.Req) -> f.Resp:
+    async def _send(self, req: p.Req) -> p.Resp:
         start = time.monotonic()
         attempt = 0
         while True:
@@ -284,22 +286,22 @@ class AsyncClient(_Base):
             except _RETRYABLE as e:
                 failure = e
             if status is not None and status < 400:
-                return f.Resp(status, headers, content, attempt)
-            delay = f.retry_delay(self.retry, req, attempt, time.monotonic() - start, status, headers, content)
+                return p.Resp(status, headers, content, attempt)
+            delay = p.retry_delay(self.retry, req, attempt, time.monotonic() - start, status, headers, content)
             if delay is None:
                 if status is None:
                     raise TransportError(f"{req.method} {self.base_url}{req.path}: {type(failure).__name__}: "
                                          f"{failure} (after {attempt} attempt(s))") from failure
                 if req.raw_errors:
-                    return f.Resp(status, headers, content, attempt)
+                    return p.Resp(status, headers, content, attempt)
                 raise error_from_response(status, content, headers.get("retry-after"))
             await asyncio.sleep(delay)
 
-    async def _run(self, flow: f.Flow[T]) -> T:
+    async def _run(self, flow: p.Flow[T]) -> T:
         try:
             step = next(flow)
             while True:
-                if isinstance(step, f.Sleep):
+                if isinstance(step, p.Sleep):
                     await asyncio.sleep(step.seconds)
                     step = flow.send(None)
                 else:
@@ -317,13 +319,13 @@ class AsyncClient(_Base):
         await self.aclose()
 
     async def info(self) -> ServerInfo:
-        return await self._run(f.info(self._st, refresh=True))
+        return await self._run(p.info(self._st, refresh=True))
 
     async def sign_in(self, key: KeyLike, *, password: str | None = None,
                       statement: str = "Sign in to nftreg.") -> Session:
         return await self._run(f.sign_in(self._st, as_signer(key, password=password), statement))
 
-    async def register(self, data: f.DataOrPath, *, name: str, description: str | None = None,
+    async def register(self, data: p.DataOrPath, *, name: str, description: str | None = None,
                        attributes: Any = None, image: str | None = None, metadata: dict[str, Any] | None = None,
                        owner: str | None = None, private: bool = False, idempotency_key: str | None = None,
                        onchain: bool = True) -> Asset:
@@ -358,7 +360,7 @@ class AsyncClient(_Base):
                 return
             cursor = page.next_cursor
 
-    async def lookup(self, data: f.DataOrPath) -> Asset | None:
+    async def lookup(self, data: p.DataOrPath) -> Asset | None:
         return await self._run(f.lookup(data))
 
     async def create_batch(self, claims: ItemsArg, *, idempotency_key: str | None = None) -> Batch:
@@ -382,13 +384,13 @@ class AsyncClient(_Base):
 
     async def verify_proofs(self, root: str, leaf_encoding: list[str] | None, items: ItemsArg, *,
                             progress: Callable[[int], None] | None = None) -> ProofsReport:
-        return await self._run(f.verify(self._st, "/v1/verify/proofs", f.proofs_head(root, leaf_encoding),
-                                        f.proof_source(items), ProofsReport, progress))
+        return await self._run(v.verify(self._st, "/v1/verify/proofs", v.proofs_head(root, leaf_encoding),
+                                        v.proof_source(items), ProofsReport, progress))
 
     async def verify_signatures(self, items: ItemsArg, *, progress: Callable[[int], None] | None = None
                                 ) -> SignaturesReport:
-        return await self._run(f.verify(self._st, "/v1/verify/signatures", f.SIGNATURES_HEAD,
-                                        f.signature_source(items), SignaturesReport,
+        return await self._run(v.verify(self._st, "/v1/verify/signatures", v.SIGNATURES_HEAD,
+                                        v.signature_source(items), SignaturesReport,
                                         progress))
 
 
