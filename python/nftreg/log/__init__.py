@@ -19,8 +19,10 @@ from typing import Any
 
 from nftreg.errors import ConfigError, InvalidInputError
 from nftreg.log.entry import ENTRY_VERSION, EntryKind, LogEntry
+from nftreg.log.note import DEFAULT_ORIGIN, Checkpoint, LogKey
 from nftreg.log.sequencer import Sequencer
-from nftreg.log.store import DEFAULT_ORIGIN, Checkpoint, FileLog, LogCorruptedError, LogKey
+from nftreg.log.store import FileLog
+from nftreg.log.tiles import LogCorruptedError
 from nftreg.log.verify import (
     leaf_hash,
     open_checkpoint,

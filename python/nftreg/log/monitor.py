@@ -22,7 +22,7 @@ import httpx
 
 from nftreg._core import tlog
 from nftreg.errors import InvalidInputError, NftregError
-from nftreg.log.store import TILE_WIDTH
+from nftreg.log.tiles import TILE_WIDTH
 from nftreg.log.verify import open_checkpoint
 
 __all__ = ["LOG_ANCHORED_TOPIC", "LogInconsistent", "Monitor", "MonitorState"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from nftreg._core import tlog
 from nftreg.errors import InvalidInputError
-from nftreg.log.store import Checkpoint
+from nftreg.log.note import Checkpoint
 
 __all__ = [
     "leaf_hash", "open_checkpoint", "receipt_to_json", "verify_consistency", "verify_inclusion", "verify_receipt",
