@@ -5,7 +5,7 @@ written in the database transaction that accepts it:
 
 * the outbox's final writes (``on_final``): ``mint`` (one entry per token, also for a
   mint-from-log) and ``anchor`` (a claims batch's root);
-* an off-chain registration (``Minting.register_offchain``): kind 2, private;
+* an off-chain registration (``OffchainRegistration.register``): kind 2, private;
 * contract events the service did not send, once final (``follow_events``, the background
   pass): claims, voucher redemptions, mints by another minter, batch anchors by another
   anchorer, metadata changes and transfers.

@@ -26,11 +26,9 @@ from nftreg.db import Asset, Database, LogRecord, OutboxTx
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore
-from nftreg.log.entry import EntryKind
 from nftreg.metadata import canonical_json
 from nftreg.services import validate
-from nftreg.services.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from nftreg.services.logfeed import LogFeed
+from nftreg.services.errors import Conflict, Unavailable, Unprocessable
 from nftreg.services.outbox import Landed, Outbox, SimulatedCrash, WriteHooks, copy_error
 from nftreg.services.sniff import sniff
 
@@ -126,25 +124,9 @@ class _MintJob:
         self.batch_size = 1
 
 
-class _OffchainJob:
-    """One request's off-chain registration waiting for the group commit."""
-
-    __slots__ = ("done", "error", "row")
-
-    def __init__(self, row: dict[str, Any]):
-        self.row = row
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-
 class Minting:
-    def __init__(self, db: Database, registry: Registry, store: ContentStore, outbox: Outbox, *, batching: bool,
-                 logfeed: LogFeed | None = None):
+    def __init__(self, db: Database, registry: Registry, store: ContentStore, outbox: Outbox, *, batching: bool):
         self.db, self.registry, self.store, self.outbox = db, registry, store, outbox
-        self.logfeed = logfeed
-        self._off_queue: list[_OffchainJob] = []
-        self._off_queue_lock = threading.Lock()
-        self._off_commit_lock = threading.Lock()
         self.batching = batching
         self.queue: list[_MintJob] = []
         self._queue_lock = threading.Lock()
@@ -159,173 +141,22 @@ class Minting:
         ``upload_sha256``: the upload's 0x SHA-256 when the caller hashed it while receiving.
         ``request_key``: the request's idempotency key; a retry with it finds its own work."""
         owner = validate.address(owner)
-        hash_hex, media_type, size = _hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
-        own = self._own_earlier_attempt(hash_hex, request_key)
+        hash_hex, media_type, size = hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
+        own = self.own_earlier_attempt(hash_hex, request_key)
         if own is not None:
             if own.outbox_id is not None:  # signed (or minted) by this request's earlier attempt
                 if own.token_id is None:
-                    self._resume(own.outbox_id)
+                    self.resume(own.outbox_id)
                 return hash_hex
             self._release(hash_hex)  # reserved by it but never signed: start over
-        self._refuse_registered(hash_hex)  # before anything is pinned for a mint that cannot happen
+        self.refuse_registered(hash_hex)  # before anything is pinned for a mint that cannot happen
         pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
                            media_type=media_type, size=size)
         self._mint_reserved(pinned, owner, request_key, batch=True)
         return hash_hex
 
-    def register_offchain(self, *, owner: str, metadata: dict[str, Any], upload_path: str | None = None,
-                          content_hash: str | None = None, asset_cid: str | None = None,
-                          media_type: str | None = None, size: int | None = None, upload_sha256: str | None = None,
-                          request_key: str | None = None) -> tuple[str, dict[str, Any] | None]:
-        """Register off-chain: pin the asset (when uploaded) and its metadata as for a mint, then
-        record the asset row (status ``offchain``) and its private log entry (kind 2: owner, the
-        asset's SHA-256, metadata CID, this registry's chain and contract) in one transaction. No
-        transaction is sent; the receipt is the entry's inclusion proof, and the owner can mint
-        it later with the log proof once a checkpoint covering it is anchored. The same content
-        hash is refused when it is registered either way (one content hash, one registration).
-        Returns the content hash and the row written (None when an earlier attempt of this
-        request wrote it)."""
-        if self.logfeed is None:
-            raise Unavailable("off-chain registration needs the registration log")
-        owner = validate.address(owner)
-        hash_hex, media_type, size = _hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
-        own = self._own_earlier_attempt(hash_hex, request_key)
-        if own is not None and own.status == "offchain":
-            return hash_hex, None  # this request's earlier attempt committed: same outcome
-        self._refuse_registered(hash_hex)
-        pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
-                           media_type=media_type, size=size)
-        job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": pinned.asset_cid,
-                            "metadata_cid": pinned.metadata_cid, "media_type": media_type, "size": size,
-                            "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key})
-        # group commit: whoever holds the commit lock writes every queued registration in one
-        # transaction (one fsync for many), the others wait for it
-        with self._off_queue_lock:
-            self._off_queue.append(job)
-        with self._off_commit_lock:
-            if not job.done.is_set():
-                with self._off_queue_lock:
-                    take, self._off_queue[:] = self._off_queue[:], []
-                self._commit_offchain(take)
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        return hash_hex, job.row
-
-    def mint_from_log(self, hash_hex: str, *, caller: str | None) -> str:
-        """Mint an off-chain registration on-chain with its log inclusion proof against the
-        newest anchored checkpoint (``mintWithLogProof``, through the outbox as a ``mint``
-        write; the token goes to the entry's owner). ``caller``: the signed-in address, which
-        must be the owner (None: a minter API key). Returns the content hash."""
-        if self.logfeed is None or self.logfeed.log is None:
-            raise Unavailable("minting from the log needs the registration log")
-        if not hasattr(self.registry, "build_mint_with_log_proof"):
-            raise Unavailable("this registry contract cannot mint from a log proof")
-        hash_hex = validate.hex32(hash_hex, "asset_id")
-        with self.db.read() as s:
-            row = s.scalars(select(Asset).where(Asset.content_hash == hash_hex)).one_or_none()
-        if row is None:
-            raise NotFound(f"no asset with content hash {hash_hex}")
-        if caller is not None and caller.lower() != row.owner.lower():
-            raise Forbidden(f"only its owner {row.owner} may mint {hash_hex} from the log")
-        if row.token_id is not None:
-            raise Conflict(f"content hash {hash_hex} is already registered as token {row.token_id}",
-                           token_id=row.token_id)
-        if row.status != "offchain":
-            if row.outbox_id is not None:
-                self._resume(row.outbox_id)
-                return hash_hex
-            raise Conflict(f"content hash {hash_hex} was not registered off-chain", registered="onchain")
-        idx = self.logfeed.registration_index(hash_hex)
-        if idx is None:
-            raise Conflict(f"{hash_hex} is not in a published checkpoint yet; retry in a second", token_id=None)
-        anchored = self.logfeed.anchored_size()
-        if anchored <= idx:
-            raise Conflict(f"log entry {idx} is not covered by an on-chain anchor yet (anchored tree size "
-                           f"{anchored}); the log is anchored every NFTREG_LOG_ANCHOR_INTERVAL_S seconds",
-                           registered="offchain", log_index=idx, anchored_size=anchored)
-        reglog = self.logfeed.log
-        reglog.refresh()
-        entry = reglog.store.entry(idx)
-        proof = reglog.store.inclusion_proof(idx, anchored)
-        intent = {"owner": row.owner, "content_hash": hash_hex, "metadata_cid": row.metadata_cid,
-                  "log_index": idx, "tree_size": anchored}
-        build = getattr(self.registry, "build_mint_with_log_proof")  # noqa: B009 (newer wrapper)
-        try:
-            tx = self.outbox.prepare(build(entry, idx, anchored, proof))
-
-            def link(s: Session, e: OutboxTx) -> None:
-                r: Any = s.execute(update(Asset).where(Asset.content_hash == hash_hex, Asset.status == "offchain")
-                                   .values(outbox_id=e.id, status="pending"))
-                if not r.rowcount:
-                    raise Conflict(f"{hash_hex} is being minted from the log by another request", token_id=None)
-
-            with self.outbox.send_lock:
-                sent = self.outbox.send("mint", intent, tx, link)
-        except ContractRevert as e:
-            if e.name == "ContentAlreadyRegistered":
-                raise Conflict(f"content hash {hash_hex} is already registered on-chain as token {e.args_[1]}",
-                               token_id=int(e.args_[1])) from None
-            raise Unprocessable(f"the registry contract refused the mint from the log: {e}") from None
-        except ChainError as e:
-            raise Unavailable(f"chain: {e}") from None
-        try:
-            self.outbox.wait_shared(sent)
-        except ContractRevert as e:
-            raise Unprocessable(f"the registry contract reverted the mint from the log: {e}") from None
-        except ChainError as e:
-            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
-        return hash_hex
-
-        return hash_hex
-
-    def _commit_offchain(self, jobs: list[_OffchainJob]) -> None:
-        """The asset rows and private log entries of ``jobs`` in one transaction; when that
-        conflicts (content registered meanwhile, or twice in the batch), each on its own."""
-        assert self.logfeed is not None
-        feed = self.logfeed
-
-        def write(s: Session, batch: list[_OffchainJob]) -> None:
-            s.execute(insert(Asset), [j.row for j in batch])
-            # a new asset row has no private entry yet (the content hash is unique): no lookup
-            feed.record_many(s, [(f"private:{j.row['content_hash']}", feed.entry(
-                EntryKind.PRIVATE, owner=j.row["owner"], content_hash=j.row["content_hash"],
-                metadata_cid=j.row["metadata_cid"])) for j in batch], new=True)
-
-        try:
-            try:
-                with self.db.write() as s:
-                    write(s, jobs)
-            except IntegrityError:
-                if len(jobs) == 1:
-                    raise
-                for j in jobs:
-                    try:
-                        with self.db.write() as s:
-                            write(s, [j])
-                    except IntegrityError:
-                        j.error = self._conflict_of(j.row["content_hash"])
-                    except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
-                        j.error = copy_error(e)
-                    j.done.set()
-                return
-        except IntegrityError:
-            jobs[0].error = self._conflict_of(jobs[0].row["content_hash"])
-        except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
-            for j in jobs:
-                j.error = e if len(jobs) == 1 else copy_error(e)
-        for j in jobs:
-            j.done.set()
-
-    def _conflict_of(self, hash_hex: str) -> BaseException:
-        try:
-            self._refuse_registered(hash_hex)
-        except Conflict as e:
-            return e
-        return Conflict(f"content hash {hash_hex} is being registered by another request", token_id=None)
-
     # -- reservations --------------------------------------------------------------------------
-    def _own_earlier_attempt(self, hash_hex: str, request_key: str | None) -> Asset | None:
+    def own_earlier_attempt(self, hash_hex: str, request_key: str | None) -> Asset | None:
         """The row this request's earlier attempt (same Idempotency-Key and body) reserved, if
         that attempt died (crash, kill -9) and left it: its outcome is this request's outcome,
         whatever step it reached."""
@@ -334,7 +165,7 @@ class Minting:
         with self.db.read() as s:
             return s.scalars(select(Asset).where(Asset.content_hash == hash_hex, Asset.request_key == request_key)).one_or_none()
 
-    def _refuse_registered(self, hash_hex: str) -> None:
+    def refuse_registered(self, hash_hex: str) -> None:
         with self.db.read() as s:
             row = s.execute(select(Asset.token_id, Asset.status, Asset.owner)
                             .where(Asset.content_hash == hash_hex)).first()
@@ -394,7 +225,7 @@ class Minting:
     def _mint_reserved(self, p: PinnedAsset, owner: str, request_key: str | None, *, batch: bool) -> int:
         resume = self._reserve(p, owner, request_key)
         if resume is not None:
-            return self._resume(resume)
+            return self.resume(resume)
         job = _MintJob(owner, p.content_hash, p.metadata_cid)
         try:
             if not (batch and self.batching):
@@ -430,7 +261,7 @@ class Minting:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return entry.id
 
-    def _resume(self, outbox_id: int) -> int:
+    def resume(self, outbox_id: int) -> int:
         """The same mint (content, owner, metadata) was signed by an earlier request that did not
         see it through (crash, RPC failure): send those bytes again and wait for them."""
         entry = self.outbox.get(outbox_id)
@@ -547,7 +378,7 @@ class Minting:
             s.delete(a)  # the content hash is free to be submitted again
 
 
-def _hash_of(upload_path: str | None, upload_sha256: str | None, size: int | None, media_type: str | None,
+def hash_of(upload_path: str | None, upload_sha256: str | None, size: int | None, media_type: str | None,
              content_hash: str | None, asset_cid: str | None) -> tuple[str, str | None, int | None]:
     """(content hash, media type, size) of an upload or a private registration's hash."""
     if upload_path is not None:

@@ -4,7 +4,7 @@ the background pass and exposes the operations the routes call.
 
     outbox.py        every chain write: prepare, sign, record, broadcast, fee-bump, finalize
     minting.py       the mint flow and group commit           (subscribes to "mint" writes)
-                     and off-chain registration (a private log entry, no transaction)
+    offchain.py      off-chain registration (a private log entry, no transaction) and mint-from-log
     logfeed.py       every registration into the registration log, exactly once (on_final, events)
     anchoring.py     the log's checkpoint anchored on-chain at an interval (a "log_anchor" write)
     batches.py       claims batches, anchors and proofs       (subscribes to "anchor" writes)
@@ -34,6 +34,7 @@ from nftreg.services.batches import Batches
 from nftreg.services.indexer import Indexer
 from nftreg.services.logfeed import LogFeed
 from nftreg.services.minting import Minting
+from nftreg.services.offchain import OffchainRegistration
 from nftreg.services.outbox import Finality, Outbox
 from nftreg.services.ownership import Ownership
 from nftreg.services.verification import Verification
@@ -81,8 +82,9 @@ class RegistryService:
         self.outbox.on_final(self.logfeed.on_final_anchor, kind="anchor")
         self.anchoring = LogAnchoring(self.outbox, self.registry, interval_s=settings.log_anchor_interval_s)
         batching = settings.mint_batch and self.chain.kind != "tester" and self.registry.supports_mint_batch
-        self.minting = Minting(self.db, self.registry, self.store, self.outbox, batching=batching,
-                               logfeed=self.logfeed)
+        self.minting = Minting(self.db, self.registry, self.store, self.outbox, batching=batching)
+        self.offchain = OffchainRegistration(self.db, self.registry, self.store, self.outbox, self.minting,
+                                             self.logfeed)
         self.assets = Assets(self.db, self.outbox, self.logfeed)
         self.batches = Batches(self.db, self.registry, self.store, self.outbox, max_claims=settings.max_batch_claims)
         self.indexer = Indexer(self.db, self.chain, self.registry, self.outbox, finality)
@@ -110,15 +112,15 @@ class RegistryService:
         return self.assets.by_hash(self.minting.mint(request_key=request_key, **kw), fresh=False)
 
     def register_offchain(self, *, request_key: str | None = None, **kw: Any) -> dict[str, Any]:
-        """See ``Minting.register_offchain``: no transaction, a private log entry."""
-        ch, row = self.minting.register_offchain(request_key=request_key, **kw)
+        """See ``OffchainRegistration.register``: no transaction, a private log entry."""
+        ch, row = self.offchain.register(request_key=request_key, **kw)
         if row is not None:  # just written by this call: shown without reading it back
             return asset_view(Asset(**row))
         return self.assets.by_hash(ch, fresh=False)
 
     def mint_from_log(self, content_hash: str, *, caller: str | None) -> dict[str, Any]:
-        """See ``Minting.mint_from_log``."""
-        return self.assets.by_hash(self.minting.mint_from_log(content_hash, caller=caller), fresh=False)
+        """See ``OffchainRegistration.mint_from_log``."""
+        return self.assets.by_hash(self.offchain.mint_from_log(content_hash, caller=caller), fresh=False)
 
     def get_asset(self, token_id: int) -> dict[str, Any]:
         return self.assets.by_token(token_id)
