@@ -131,7 +131,7 @@ class Batches:
     def proofs(self, batch_id: int, index_or_owner: str) -> dict[str, Any]:
         info = self.get(batch_id)
         tree = self._tree(batch_id)
-        if index_or_owner.isdigit():
+        if index_or_owner.isascii() and index_or_owner.isdigit():
             i = int(index_or_owner)
             if i >= len(tree):
                 raise NotFound(f"batch {batch_id} has {len(tree)} claims; index {i} is out of range")

@@ -153,7 +153,7 @@ def mint_from_log(asset_id: str, service: ServiceDep, auth: AuthDep, idempotency
             description="`asset_id`: a token id, or the asset's 0x content hash (off-chain registrations have "
                         "no token id)")
 def get_asset(asset_id: str, service: ServiceDep) -> dict[str, Any]:
-    if asset_id.isdigit() and len(asset_id) <= 78:
+    if asset_id.isascii() and asset_id.isdigit() and len(asset_id) <= 78:
         return service.get_asset(int(asset_id))
     if len(asset_id) == 66 and asset_id[:2] == "0x":
         try:

@@ -86,7 +86,7 @@ def consistency(old: int, log: LogDep, new: int | None = None) -> Any:
 def asset_receipt(asset_id: str, log: LogDep, request: Request) -> Any:
     if _HASH_RE.match(asset_id):
         content_hash = bytes.fromhex(asset_id[2:])
-    elif asset_id.isdigit():
+    elif asset_id.isascii() and asset_id.isdigit() and len(asset_id) <= 78:
         service: ServiceDep = request.app.state.service
         asset = service.get_asset(int(asset_id))
         content_hash = bytes.fromhex(str(asset["content_hash"])[2:])
