@@ -353,6 +353,8 @@ JSON_ROUTES: dict[str, tuple[str, str | None, dict[str, Any], str]] = {
                                             "deadline": 1}, "deadline"),
     "verify_proofs": ("/v1/verify/proofs", None, {"root": "0x" + "00" * 32, "items": []}, "root"),
     "verify_signatures": ("/v1/verify/signatures", None, {"items": []}, "items"),
+    "assets_batch": ("/v1/assets/batch", "minter", {"registrations": [
+        {"content_hash": "0x" + "11" * 32, "owner": ADDR, "metadata": {"name": "x"}}]}, "registrations"),
 }
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 __all__ = [
-    "ApiKeyIn", "ApiKeyOut", "Asset", "AssetPage", "Batch", "BatchProof", "BatchProofs", "Challenge", "ChallengeIn",
+    "ApiKeyIn", "ApiKeyOut", "Asset", "AssetBatchIn", "AssetBatchItem", "AssetBatchOut", "AssetBatchResult",
+    "AssetPage", "Batch", "BatchProof", "BatchProofs", "Challenge", "ChallengeIn",
     "Limits", "Nonce", "Ownership", "OwnershipIn", "PinsOut", "ProofsReport", "ServerInfo", "Session", "SignatureResult",
     "SignaturesReport", "SiweIn", "Voucher", "VoucherFields", "VoucherIn",
 ]
@@ -74,6 +75,33 @@ class Asset(BaseModel):
 class AssetPage(BaseModel):
     items: list[Asset]
     next_cursor: str | None
+
+
+MAX_ASSET_BATCH = 1000  # registrations per POST /v1/assets/batch
+
+
+class AssetBatchItem(BaseModel):
+    content_hash: str = Field(..., max_length=66, description="0x SHA-256 of the asset")
+    metadata: dict[str, Any] = Field(description='ERC-721 metadata fields, e.g. {"name": "ภาพ"}')
+    owner: str | None = Field(None, max_length=42, description="defaults to the signed-in address")
+    asset_cid: str | None = Field(None, max_length=128, description="where the asset is, if it is on IPFS")
+
+
+class AssetBatchIn(BaseModel):
+    registrations: list[AssetBatchItem] = Field(..., min_length=1, max_length=MAX_ASSET_BATCH)
+
+
+class AssetBatchResult(BaseModel):
+    index: int = Field(description="the registration's position in the request")
+    status: int = Field(description="201 registered, or the 4xx status that refused this one registration")
+    asset: Asset | None = Field(None, description="the registration (status 201)")
+    problem: dict[str, Any] | None = Field(None, description="why it was refused (RFC 9457 problem details)")
+
+
+class AssetBatchOut(BaseModel):
+    results: list[AssetBatchResult]
+    registered: int
+    refused: int
 
 
 class PinsOut(BaseModel):

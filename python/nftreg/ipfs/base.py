@@ -13,7 +13,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from nftreg import _core
 
-__all__ = ["BlockStore", "ContentStore", "Pinner", "walk_dag", "write_car"]
+__all__ = ["BlockStore", "ContentStore", "Pinner", "add_many", "walk_dag", "write_car"]
 
 
 @runtime_checkable
@@ -43,6 +43,16 @@ class Pinner(Protocol):
 @runtime_checkable
 class ContentStore(BlockStore, Pinner, Protocol):
     """A store that plays both roles (the embedded store, Kubo)."""
+
+
+def add_many(store: BlockStore, documents: list[bytes], *, pin: bool = True) -> list[str]:
+    """Add (and pin) many small documents; their CIDs in order. A store with its own
+    ``add_many`` (the embedded store: one group flush for all) does it in one call; any other
+    adds them one by one."""
+    own = getattr(store, "add_many", None)
+    if own is not None:
+        return list(own(documents, pin=pin))
+    return [store.add_bytes(d, pin=pin) for d in documents]
 
 
 def _varint(n: int) -> bytes:

@@ -16,6 +16,10 @@ class ServiceError(NftregError):
         self.detail = detail
         self.extra = extra
 
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem-details body of this error."""
+        return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
+
 
 class NotFound(ServiceError):
     status, title = 404, "Not found"

@@ -73,7 +73,7 @@ def run_idempotent(db: Database, scope: str, key: str | None, fp: str,
         if e.status >= 500:
             _release(db, full)
             raise
-        _finish(db, full, e.status, _problem_body(e))
+        _finish(db, full, e.status, e.problem())
         raise
     except BaseException:
         # the operation may be retried safely: chain writes are guarded by the outbox and
@@ -95,10 +95,6 @@ def _take_over_stale(db: Database, full: str, stale_after_s: float) -> bool:
             return False
         rec.created_at = utcnow()  # claimed by this request; a racing retry sees it fresh
         return True
-
-
-def _problem_body(e: ServiceError) -> dict[str, Any]:
-    return {"type": "about:blank", "title": e.title, "status": e.status, "detail": e.detail, **e.extra}
 
 
 def _finish(db: Database, full: str, status: int, body: dict[str, Any]) -> None:

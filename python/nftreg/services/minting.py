@@ -32,7 +32,8 @@ from nftreg.services.errors import Conflict, Unavailable, Unprocessable
 from nftreg.services.outbox import Landed, Outbox, SimulatedCrash, WriteHooks, copy_error
 from nftreg.services.sniff import sniff
 
-__all__ = ["MAX_MINT_BATCH", "Minting", "PinnedAsset", "describe", "mint_file", "pin_asset"]
+__all__ = ["MAX_MINT_BATCH", "Minting", "PinnedAsset", "describe", "mint_file", "pin_asset", "private_hash",
+           "registered_conflict"]
 
 MAX_MINT_BATCH = 64  # items per mintBatch: ~64 x 190k gas stays well inside a 30M-gas block
 
@@ -169,15 +170,8 @@ class Minting:
         with self.db.read() as s:
             row = s.execute(select(Asset.token_id, Asset.status, Asset.owner)
                             .where(Asset.content_hash == hash_hex)).first()
-        if row is None:
-            return
-        if row.token_id is not None:
-            raise Conflict(f"content hash {hash_hex} is already registered as token {row.token_id}",
-                           token_id=row.token_id)
-        if row.status == "offchain":
-            raise Conflict(f"content hash {hash_hex} is already registered off-chain by {row.owner} (in the "
-                           f"registration log); its owner mints it with POST /v1/assets/{hash_hex}/mint-from-log",
-                           token_id=None, registered="offchain")
+        if row is not None and (e := registered_conflict(hash_hex, row.token_id, row.status, row.owner)):
+            raise e
 
     def _reserve(self, p: PinnedAsset, owner: str, request_key: str | None) -> int | None:
         """Claim the content hash for this request. Returns None when claimed, or the outbox id
@@ -389,6 +383,18 @@ def hash_of(upload_path: str | None, upload_sha256: str | None, size: int | None
             raise Unprocessable("file: the asset is empty (0 bytes); an empty file is nobody's asset")
         return upload_sha256, media_type, size
     return private_hash(content_hash, asset_cid), media_type, size
+
+
+def registered_conflict(hash_hex: str, token_id: int | None, status: str, owner: str) -> Conflict | None:
+    """The refusal for a content hash whose asset row says it is registered (minted, or
+    off-chain in the log); None while its mint is still pending."""
+    if token_id is not None:
+        return Conflict(f"content hash {hash_hex} is already registered as token {token_id}", token_id=token_id)
+    if status == "offchain":
+        return Conflict(f"content hash {hash_hex} is already registered off-chain by {owner} (in the "
+                        f"registration log); its owner mints it with POST /v1/assets/{hash_hex}/mint-from-log",
+                        token_id=None, registered="offchain")
+    return None
 
 
 def _hash_arg(e: ContractRevert) -> str | None:

@@ -20,13 +20,29 @@ from sqlalchemy.orm import Session
 from nftreg.chain import Registry
 from nftreg.db import Asset, Database, OutboxTx
 from nftreg.db.models import utcnow
-from nftreg.errors import ChainError, ContractRevert
+from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore
+from nftreg.ipfs.base import add_many
 from nftreg.log.entry import EntryKind
 from nftreg.services import validate
-from nftreg.services.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from nftreg.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    Unprocessable,
+)
+from nftreg.services.idempotency import fingerprint
 from nftreg.services.logfeed import LogFeed
-from nftreg.services.minting import Minting, hash_of, pin_asset
+from nftreg.services.minting import (
+    Minting,
+    describe,
+    hash_of,
+    pin_asset,
+    private_hash,
+    registered_conflict,
+)
 from nftreg.services.outbox import Outbox, copy_error
 
 
@@ -79,19 +95,83 @@ class OffchainRegistration:
         job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": pinned.asset_cid,
                             "metadata_cid": pinned.metadata_cid, "media_type": media_type, "size": size,
                             "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key})
-        # group commit: whoever holds the commit lock writes every queued registration in one
-        # transaction (one fsync for many), the others wait for it
-        with self._queue_lock:
-            self._queue.append(job)
-        with self._commit_lock:
-            if not job.done.is_set():
-                with self._queue_lock:
-                    take, self._queue[:] = self._queue[:], []
-                self._commit(take)
-        job.done.wait()
+        self._group_commit([job])
         if job.error is not None:
             raise job.error
         return hash_hex, job.row
+
+    def register_many(self, items: list[dict[str, Any]], *,
+                      request_key: str | None = None) -> list[tuple[str, dict[str, Any] | None] | ServiceError]:
+        """Register many hash-only assets off-chain in one call, each as ``register`` would
+        (``items``: ``owner``, ``content_hash``, ``metadata`` -- the ERC-721 fields, already
+        checked -- and optionally ``asset_cid``, and ``index``, the item's position in the
+        client's request, for messages), sharing the work: one SQL read for all the
+        registration checks, one group flush for all the metadata blocks, one transaction for
+        the rows and log entries. Each item succeeds or is refused on its own: the result, in
+        input order, is (content hash, row written or None when an earlier attempt of this
+        request wrote it) or the error that refused it (a bad field, a content hash registered
+        already or twice in this call). ``request_key``: the request's idempotency key; item
+        ``i`` is keyed by it and ``i``, so a retry after a crash finds its own earlier work."""
+        if self.logfeed is None:
+            raise Unavailable("off-chain registration needs the registration log")
+        out: list[tuple[str, dict[str, Any] | None] | ServiceError | None] = [None] * len(items)
+        first: dict[str, int] = {}
+        todo: list[tuple[int, str, str]] = []  # (index, owner, content hash)
+        for i, it in enumerate(items):
+            try:
+                owner = validate.address(it.get("owner"), "owner")
+                hash_hex = private_hash(it.get("content_hash"), it.get("asset_cid"))
+            except ServiceError as e:
+                out[i] = e
+                continue
+            if hash_hex in first:
+                at = (items[first[hash_hex]].get("index", first[hash_hex]), it.get("index", i))
+                out[i] = Conflict(f"content hash {hash_hex} is registered twice in this request (items "
+                                  f"{at[0]} and {at[1]})", token_id=None)
+                continue
+            first[hash_hex] = i
+            todo.append((i, owner, hash_hex))
+        keys = {i: request_key and fingerprint(request_key, i) for i, _, _ in todo}
+        with self.db.read() as s:  # one read: registered already, or this request's earlier attempt
+            have = {r.content_hash: r for r in s.execute(
+                select(Asset.content_hash, Asset.token_id, Asset.status, Asset.owner, Asset.request_key)
+                .where(Asset.content_hash.in_(list(first))))} if first else {}
+        fresh: list[tuple[int, str, str, bytes]] = []
+        for i, owner, hash_hex in todo:
+            r = have.get(hash_hex)
+            if r is not None:
+                if keys[i] is not None and r.request_key == keys[i] and r.status == "offchain":
+                    out[i] = (hash_hex, None)
+                else:
+                    out[i] = registered_conflict(hash_hex, r.token_id, r.status, r.owner) or Conflict(
+                        f"content hash {hash_hex} is being registered by another request", token_id=None)
+                continue
+            try:
+                doc = describe(items[i]["metadata"], hash_hex, items[i].get("asset_cid"), None)
+            except InvalidInputError as e:
+                out[i] = Unprocessable(f"metadata: {e}")
+                continue
+            fresh.append((i, owner, hash_hex, doc))
+        if fresh:
+            try:
+                cids = add_many(self.store, [doc for _, _, _, doc in fresh])
+            except IpfsError as e:
+                raise Unavailable(f"content store: {e}") from None
+            now = utcnow()
+            jobs = [_OffchainJob({"content_hash": h, "owner": owner, "asset_cid": items[i].get("asset_cid"),
+                                  "metadata_cid": cid, "media_type": None, "size": None, "status": "offchain",
+                                  "final": False, "created_at": now, "request_key": keys[i]})
+                    for (i, owner, h, _), cid in zip(fresh, cids, strict=True)]
+            self._group_commit(jobs)
+            for (i, _, h, _), job in zip(fresh, jobs, strict=True):
+                err = job.error
+                if err is None:
+                    out[i] = (h, job.row)
+                elif isinstance(err, ServiceError) and err.status < 500:
+                    out[i] = err
+                else:
+                    raise err
+        return [r for r in out if r is not None]
 
     def mint_from_log(self, hash_hex: str, *, caller: str | None) -> str:
         """Mint an off-chain registration on-chain with its log inclusion proof against the
@@ -157,6 +237,20 @@ class OffchainRegistration:
         except ChainError as e:
             raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
         return hash_hex
+
+    def _group_commit(self, jobs: list[_OffchainJob]) -> None:
+        """Write ``jobs`` with every other queued registration: whoever holds the commit lock
+        writes all queued registrations in one transaction (one fsync for many), the others
+        wait for it. Returns when every job of ``jobs`` is done (its ``error`` set or not)."""
+        with self._queue_lock:
+            self._queue.extend(jobs)
+        with self._commit_lock:
+            if not all(j.done.is_set() for j in jobs):
+                with self._queue_lock:
+                    take, self._queue[:] = self._queue[:], []
+                self._commit(take)
+        for j in jobs:
+            j.done.wait()
 
     def _commit(self, jobs: list[_OffchainJob]) -> None:
         """The asset rows and private log entries of ``jobs`` in one transaction; when that

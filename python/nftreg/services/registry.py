@@ -31,6 +31,7 @@ from nftreg.merkle import ProofStream
 from nftreg.services.anchoring import LogAnchoring
 from nftreg.services.assets import Assets, asset_view
 from nftreg.services.batches import Batches
+from nftreg.services.errors import ServiceError
 from nftreg.services.indexer import Indexer
 from nftreg.services.logfeed import LogFeed
 from nftreg.services.minting import Minting
@@ -117,6 +118,20 @@ class RegistryService:
         if row is not None:  # just written by this call: shown without reading it back
             return asset_view(Asset(**row))
         return self.assets.by_hash(ch, fresh=False)
+
+    def register_offchain_many(self, items: list[dict[str, Any]], *,
+                               request_key: str | None = None) -> list[dict[str, Any]]:
+        """See ``OffchainRegistration.register_many``: per item, in order, ``{"index", "status":
+        201, "asset"}`` or ``{"index", "status": 4xx, "problem"}``."""
+        results: list[dict[str, Any]] = []
+        for i, r in enumerate(self.offchain.register_many(items, request_key=request_key)):
+            if isinstance(r, ServiceError):
+                results.append({"index": i, "status": r.status, "problem": r.problem()})
+                continue
+            ch, row = r
+            asset = asset_view(Asset(**row)) if row is not None else self.assets.by_hash(ch, fresh=False)
+            results.append({"index": i, "status": 201, "asset": asset})
+        return results
 
     def mint_from_log(self, content_hash: str, *, caller: str | None) -> dict[str, Any]:
         """See ``OffchainRegistration.mint_from_log``."""

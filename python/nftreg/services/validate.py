@@ -28,7 +28,7 @@ def hex32(v: str, what: str) -> str:
     return s
 
 
-def address(v: str, what: str = "owner") -> str:
+def address(v: object, what: str = "owner") -> str:
     if not isinstance(v, str):
         raise Unprocessable(f"{what}: not an Ethereum address")
     return _address(v, what)

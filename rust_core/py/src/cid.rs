@@ -109,8 +109,38 @@ fn block_path(dir: &Path, cid: &str) -> PathBuf {
     dir.join(shard).join(format!("{cid}.data"))
 }
 
-/// Import into a blockstore directory (one file per block, written atomically). Returns
-/// (root CID, file size, number of blocks).
+/// A block's file is already in place and intact (an intact copy is kept; a corrupted one --
+/// bit rot, a torn write -- is replaced).
+fn block_present(path: &Path, cid: &Cid) -> bool {
+    std::fs::read(path).is_ok_and(|old| cid.matches(&old))
+}
+
+/// Write `block` to a temporary file next to `path` (unique per process and call: concurrent
+/// imports of the same block must not share one), fdatasynced when `sync`. Returns its path.
+fn write_tmp(path: &Path, block: &[u8], sync: bool) -> std::io::Result<PathBuf> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(block)?;
+        if sync {
+            f.sync_data()?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Import into a blockstore directory (one file per block, written atomically: fdatasynced,
+/// then renamed into place). Returns (root CID, file size, number of blocks).
 #[pyfunction]
 #[pyo3(signature = (data_or_path, blockstore, profile_name = "unixfs-v1-2025"))]
 fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockstore: PathBuf, profile_name: &str) -> Result<(String, u64, u64)> {
@@ -123,28 +153,15 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
             if write_err.is_some() {
                 return;
             }
-            let s = cid_to_string(cid);
-            let path = block_path(&dir, &s);
-            // An intact copy is kept; a corrupted one (bit rot, a torn write) is replaced.
-            if std::fs::read(&path).is_ok_and(|old| cid.matches(&old)) {
+            let path = block_path(&dir, &cid_to_string(cid));
+            if block_present(&path, cid) {
                 return;
             }
-            let res = (|| {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                // Unique per process and call: concurrent imports of the same block must not
-                // share a temporary file.
-                let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-                let written = File::create(&tmp)
-                    .and_then(|mut f| f.write_all(block).and_then(|_| f.sync_data()))
-                    .and_then(|_| std::fs::rename(&tmp, &path));
-                if written.is_err() {
+            let res = write_tmp(&path, block, true).and_then(|tmp| {
+                std::fs::rename(&tmp, &path).inspect_err(|_| {
                     let _ = std::fs::remove_file(&tmp);
-                }
-                written
-            })();
+                })
+            });
             if let Err(e) = res {
                 write_err = Some(e);
             }
@@ -154,6 +171,62 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
         return Err(CidError::Write(e).into());
     }
     Ok((cid_to_string(&r.root), r.filesize, r.blocks))
+}
+
+/// Import many small documents (metadata JSON) into a blockstore directory in one call, with
+/// the same atomic, durable files as `import_to_blockstore` but one group flush: every new
+/// block is written to its temporary file first, then all are fdatasynced concurrently (the
+/// filesystem journal commits them together instead of once per document), then renamed into
+/// place. Nothing is renamed unless every block was written and synced. Returns the root CIDs
+/// in input order.
+#[pyfunction]
+#[pyo3(signature = (documents, blockstore, profile_name = "unixfs-v1-2025"))]
+fn import_many_to_blockstore(py: Python<'_>, documents: Vec<Vec<u8>>, blockstore: PathBuf, profile_name: &str) -> Result<Vec<String>> {
+    use rayon::prelude::*;
+    let p = profile(profile_name)?;
+    let res: std::io::Result<Vec<String>> = py.allow_threads(|| {
+        let mut roots = Vec::with_capacity(documents.len());
+        let mut pending: Vec<(PathBuf, PathBuf)> = Vec::new(); // (temporary, final)
+        let mut seen = std::collections::HashSet::new();
+        let mut write_err: Option<std::io::Error> = None;
+        for doc in &documents {
+            let r = unixfs::import(&doc[..], p, &mut |cid: &Cid, block: &[u8]| {
+                if write_err.is_some() {
+                    return;
+                }
+                let path = block_path(&blockstore, &cid_to_string(cid));
+                if !seen.insert(path.clone()) || block_present(&path, cid) {
+                    return;
+                }
+                match write_tmp(&path, block, false) {
+                    Ok(tmp) => pending.push((tmp, path)),
+                    Err(e) => write_err = Some(e),
+                }
+            });
+            match (r, write_err.take()) {
+                (Ok(r), None) => roots.push(cid_to_string(&r.root)),
+                (Err(e), _) | (_, Some(e)) => {
+                    write_err = Some(e);
+                    break;
+                }
+            }
+        }
+        let synced = match write_err {
+            Some(e) => Err(e),
+            None => pending
+                .par_iter()
+                .with_min_len(8)
+                .try_for_each(|(tmp, _)| File::open(tmp).and_then(|f| f.sync_data())),
+        };
+        let renamed = synced.and_then(|()| pending.iter().try_for_each(|(tmp, path)| std::fs::rename(tmp, path)));
+        if renamed.is_err() {
+            for (tmp, _) in &pending {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+        renamed.map(|()| roots)
+    });
+    Ok(res.map_err(CidError::Write)?)
 }
 
 /// Path of a block's file inside a blockstore directory.
@@ -189,6 +262,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cid_of, m)?)?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add_function(wrap_pyfunction!(import_to_blockstore, m)?)?;
+    m.add_function(wrap_pyfunction!(import_many_to_blockstore, m)?)?;
     m.add_function(wrap_pyfunction!(blockstore_path, m)?)?;
     m.add_function(wrap_pyfunction!(block_matches, m)?)?;
     m.add_function(wrap_pyfunction!(cid_info, m)?)?;

@@ -25,7 +25,7 @@ from nftreg.api.jsonbody import JsonRoute
 from nftreg.claims import parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.metadata import build_metadata
-from nftreg.schemas import Asset, AssetPage
+from nftreg.schemas import MAX_ASSET_BATCH, Asset, AssetBatchIn, AssetBatchOut, AssetPage
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 from nftreg.services.sniff import sniff
@@ -53,7 +53,14 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise Unprocessable(f"metadata: not JSON ({e.msg} at position {e.pos})") from None
     if not isinstance(m, dict):
         raise Unprocessable("metadata: expected a JSON object")
+    return _fields(m)
+
+
+def _fields(m: dict[str, Any]) -> dict[str, Any]:
+    """The ERC-721 metadata fields of a JSON object, checked (NFC text, known field types)."""
     known = {"name", "description", "image", "attributes", "external_url", "animation_url"}
+    if "name" not in m:
+        raise Unprocessable('metadata: "name" is required (ERC-721 metadata names the asset)')
     try:
         return build_metadata(**{k: m[k] for k in known if k in m},
                               extra={k: v for k, v in m.items() if k not in known} or None)
@@ -124,6 +131,57 @@ def mint_asset(
     finally:
         if tmp_path:
             os.unlink(tmp_path)
+
+
+@router.post("/v1/assets/batch", response_model=AssetBatchOut,
+             summary="Register many assets off-chain (hash-only) in one request",
+             description=f"Up to {MAX_ASSET_BATCH} hash-only registrations, each registered off-chain as "
+                         "`POST /v1/assets` with `onchain=false` would (a private entry in the registration log, "
+                         "no transaction; mintable later with its log proof), sharing one parse, one sign-in check, "
+                         "one metadata flush and one database transaction. Each registration succeeds or is refused "
+                         "on its own: `results[i].status` is 201 with the asset, or the 4xx that refused it with "
+                         "its problem details (a bad field, a content hash registered already or twice in this "
+                         "request); the request itself answers 200. With a session, every owner must be the "
+                         "signed-in address (or omitted).")
+def register_batch(body: AssetBatchIn, service: ServiceDep, auth: AuthDep, idempotency_key: IdempotencyKey = None,
+                   authorization: Authorization = None, x_api_key: ApiKeyHeader = None) -> JSONResponse:
+    kind, address = _caller(auth, authorization, x_api_key)
+    items: list[dict[str, Any]] = []
+    refused: dict[int, Unprocessable | Forbidden] = {}
+    for i, reg in enumerate(body.registrations):
+        owner = reg.owner
+        if kind == "session":
+            if owner is not None and address is not None and owner.lower() != address.lower():
+                refused[i] = Forbidden(f"a session for {address} may only register to that address")
+            owner = address
+        elif owner is None:
+            refused[i] = Unprocessable("owner: required when registering with an API key")
+        try:
+            fields = _fields(reg.metadata)
+        except Unprocessable as e:
+            refused.setdefault(i, e)
+            fields = {}
+        items.append({"owner": owner, "content_hash": reg.content_hash, "asset_cid": reg.asset_cid,
+                      "metadata": fields, "index": i})
+
+    def run() -> tuple[int, dict[str, Any]]:
+        todo = [i for i in range(len(items)) if i not in refused]
+        done = service.register_offchain_many(
+            [items[i] for i in todo], request_key=idempotency_key and fingerprint("assets-batch", idempotency_key))
+        results: list[dict[str, Any]] = [{}] * len(items)
+        for i, e in refused.items():
+            results[i] = {"index": i, "status": e.status, "asset": None, "problem": e.problem()}
+        for i, r in zip(todo, done, strict=True):
+            results[i] = {"index": i, "status": r["status"], "asset": r.get("asset"), "problem": r.get("problem")}
+        ok = sum(1 for r in results if r["status"] == 201)
+        return 200, {"results": results, "registered": ok, "refused": len(results) - ok}
+
+    fp = fingerprint(address, body.model_dump(mode="json"))
+    status, out, replayed = run_idempotent(service.db, "assets-batch", idempotency_key, fp, run)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if status >= 400:
+        return JSONResponse(out, status_code=status, media_type="application/problem+json", headers=headers)
+    return JSONResponse(out, status_code=status, headers=headers)
 
 
 @router.post("/v1/assets/{asset_id}/mint-from-log", response_model=Asset,

@@ -1,0 +1,296 @@
+"""`POST /v1/assets/batch`: many hash-only registrations off-chain in one request. Each item is
+registered exactly as `POST /v1/assets` with `onchain=false` would register it (the same asset
+row, metadata document and private log entry with a verifying receipt) or refused on its own
+with the status and problem that request would get; nothing is registered twice, whatever the
+mix, the concurrency or the retries. Also the embedded store's grouped import (`add_many`).
+Real managed anvil, embedded content store, SQLite, the app under uvicorn."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from api_server import LiveServer
+from eth_account import Account
+from nftreg import _core
+from nftreg.db import OutboxTx
+from nftreg.ipfs import EmbeddedStore
+from nftreg.log import LogEntry, verify_receipt
+from nftreg.metadata import canonical_json
+from nftreg.settings import Settings
+from sqlalchemy import func, select
+from test_api import sign_in
+from test_log_service import receipt
+
+ADMIN = "test-admin-key-0123456789"
+OWNER = "0x" + "5a" * 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("assetbatch"), env="test", admin_api_key=ADMIN,
+                        reconcile_interval_s=0.5, log_interval_s=0.2, finality_age_s=0.5, log_anchor_interval_s=0)
+    with LiveServer(settings) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with server.client() as c:
+        c.chain_id = server.service.chain.chain_id
+        yield c
+
+
+@pytest.fixture(scope="module")
+def minter(client):
+    r = client.post("/v1/admin/api-keys", json={"name": "batch", "role": "minter"}, headers={"X-API-Key": ADMIN})
+    assert r.status_code == 201, r.text
+    return {"X-API-Key": r.json()["api_key"]}
+
+
+def rand_hash() -> str:
+    return "0x" + os.urandom(32).hex()
+
+
+def batch(client, headers, regs, **kw) -> httpx.Response:
+    return client.post("/v1/assets/batch", json={"registrations": regs}, headers=headers, **kw)
+
+
+def log_entries(server, content_hash: str) -> list[LogEntry]:
+    log = server.app.state.log
+    return [LogEntry.decode(log.store.entry(i)) for i in log.indexes_for(bytes.fromhex(content_hash[2:]))]
+
+
+def outbox_count(server) -> int:
+    with server.service.db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(OutboxTx)) or 0)
+
+
+def test_a_batch_registers_each_item_as_a_single_offchain_post_would(server, client, minter):
+    regs = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": f"ผ้าไหม {i}", "description": "ลาย"}}
+            for i in range(40)]
+    regs[3]["asset_cid"] = "bafkreiablk6x6xgfpiw5ss3vsdyevwaiijzzaxxdh3c45pvomitwvf7ymi"
+    txs = outbox_count(server)
+    r = batch(client, minter, regs)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["registered"] == 40 and out["refused"] == 0
+    assert [x["index"] for x in out["results"]] == list(range(40))
+    key = client.get("/v1/log").json()["verifier_key"]
+    store = server.service.store
+    for reg, res in zip(regs, out["results"], strict=True):
+        assert res["status"] == 201, res
+        a = res["asset"]
+        assert a["content_hash"] == reg["content_hash"] and a["owner"].lower() == OWNER.lower()
+        assert a["onchain"] is False and a["token_id"] is None and a["tx_hash"] is None
+        assert a["asset_cid"] == reg.get("asset_cid")
+        # the metadata document is the one a single POST would pin: the fields + the content hash
+        meta = json.loads(store.cat(a["metadata_cid"]))
+        assert meta == {**reg["metadata"], "properties": {"content_hash": reg["content_hash"]}}
+        assert store.is_pinned(a["metadata_cid"])
+        assert client.get(f"/v1/assets/{reg['content_hash']}").json()["metadata_cid"] == a["metadata_cid"]
+    # every one gets its receipt, and exactly one private entry in the log
+    for reg, res in zip(regs[:: 7], out["results"][:: 7], strict=True):
+        rec = receipt(client, reg["content_hash"])
+        verify_receipt(rec, key)
+        f = rec["entry_fields"]
+        assert f["kind"] == "private" and f["content_hash"] == reg["content_hash"]
+        assert f["metadata_cid"] == res["asset"]["metadata_cid"] and f["owner"].lower() == OWNER.lower()
+        assert len(log_entries(server, reg["content_hash"])) == 1
+    assert outbox_count(server) == txs  # no transaction for any of them
+
+
+def test_one_document_gets_the_same_metadata_cid_in_a_batch_and_in_a_single_post(server, client, minter):
+    meta = {"name": "ภาพเดียวกัน", "attributes": [{"trait_type": "สี", "value": "แดง"}]}
+    a, b = rand_hash(), rand_hash()
+    single = client.post("/v1/assets", data={"metadata": json.dumps(meta), "content_hash": a, "owner": OWNER,
+                                             "onchain": "false"}, headers=minter)
+    assert single.status_code == 201, single.text
+    many = batch(client, minter, [{"content_hash": b, "owner": OWNER, "metadata": meta}])
+    assert many.status_code == 200, many.text
+    store = server.service.store
+    # same fields, different content hash: the documents differ only in properties.content_hash
+    da = json.loads(store.cat(single.json()["metadata_cid"]))
+    db = json.loads(store.cat(many.json()["results"][0]["asset"]["metadata_cid"]))
+    assert da["properties"]["content_hash"] == a and db["properties"]["content_hash"] == b
+    da["properties"] = db["properties"] = None
+    assert da == db
+    assert many.json()["results"][0]["asset"]["metadata_cid"] == _core.cid.cid_of(
+        canonical_json({**meta, "properties": {"content_hash": b}}))
+
+
+def test_each_refused_item_gets_its_own_problem_and_the_rest_register(server, client, minter):
+    minted = client.post("/v1/assets", data={"metadata": '{"name": "on chain"}', "content_hash": rand_hash(),
+                                             "owner": OWNER}, headers=minter)
+    assert minted.status_code == 201, minted.text
+    earlier = rand_hash()
+    assert batch(client, minter, [{"content_hash": earlier, "owner": OWNER, "metadata": {"name": "x"}}]).status_code == 200
+    dup = rand_hash()
+    good = [rand_hash() for _ in range(3)]
+    regs = [
+        {"content_hash": good[0], "owner": OWNER, "metadata": {"name": "ok 0"}},
+        {"content_hash": minted.json()["content_hash"], "owner": OWNER, "metadata": {"name": "minted already"}},
+        {"content_hash": earlier, "owner": OWNER, "metadata": {"name": "registered off-chain already"}},
+        {"content_hash": dup, "owner": OWNER, "metadata": {"name": "first"}},
+        {"content_hash": dup, "owner": OWNER, "metadata": {"name": "twice in this request"}},
+        {"content_hash": "0x1234", "owner": OWNER, "metadata": {"name": "short hash"}},
+        {"content_hash": "0x" + hashlib.sha256(b"").hexdigest(), "owner": OWNER, "metadata": {"name": "empty"}},
+        {"content_hash": rand_hash(), "owner": "0xnot-an-address", "metadata": {"name": "bad owner"}},
+        {"content_hash": rand_hash(), "metadata": {"name": "no owner"}},
+        {"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": 5}},
+        {"content_hash": good[1], "owner": OWNER.upper().replace("0X", "0x"), "metadata": {"name": "ok 1"}},
+        {"content_hash": good[2], "owner": OWNER, "metadata": {"name": "ok 2", "ลาย": "extra fields kept"}},
+        {"content_hash": rand_hash(), "owner": OWNER, "metadata": {}},
+    ]
+    r = batch(client, minter, regs)
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    status = [x["status"] for x in res]
+    assert status == [201, 409, 409, 201, 409, 422, 422, 422, 422, 422, 201, 201, 422], res
+    assert r.json()["registered"] == 4 and r.json()["refused"] == 9
+    assert res[1]["problem"]["token_id"] == minted.json()["token_id"]
+    assert res[2]["problem"]["registered"] == "offchain"
+    assert "twice in this request" in res[4]["problem"]["detail"] and "items 3 and 4" in res[4]["problem"]["detail"]
+    assert "content_hash" in res[5]["problem"]["detail"]
+    assert "zero bytes" in res[6]["problem"]["detail"]
+    assert "owner" in res[7]["problem"]["detail"] and "owner" in res[8]["problem"]["detail"]
+    assert "name" in res[9]["problem"]["detail"] and '"name" is required' in res[12]["problem"]["detail"]
+    for x in res:
+        assert (x["asset"] is None) == (x["status"] != 201) and (x["problem"] is None) == (x["status"] == 201)
+        if x["problem"]:
+            assert x["problem"]["status"] == x["status"] and x["problem"]["detail"]
+    # the registered ones are in, once; the refused ones changed nothing
+    for h in (good[0], dup, good[1], good[2]):
+        assert len(log_entries(server, receipt(client, h)["entry_fields"]["content_hash"])) == 1
+    assert client.get(f"/v1/assets/{dup}").json()["owner"].lower() == OWNER.lower()
+    assert json.loads(server.service.store.cat(client.get(f"/v1/assets/{dup}").json()["metadata_cid"]))["name"] == "first"
+    assert client.get(f"/v1/assets/{minted.json()['content_hash']}").json()["onchain"] is True
+    assert client.get(f"/v1/assets/{regs[9]['content_hash']}").status_code == 404
+
+
+def test_the_request_itself_is_checked(client, minter):
+    one = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": "x"}}]
+    assert batch(client, {}, one).status_code == 401
+    assert batch(client, {"X-API-Key": "wrong"}, one).status_code == 401
+    assert batch(client, minter, []).status_code == 422
+    too_many = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": "x"}} for _ in range(1001)]
+    r = batch(client, minter, too_many)
+    assert r.status_code == 422 and "1000" in r.text
+    for body in (b"{", b"[]", b'{"registrations": [{"owner": "0x"}]}', b'{"registrations": "x"}'):
+        r = client.post("/v1/assets/batch", content=body, headers={**minter, "Content-Type": "application/json"})
+        assert r.status_code == 422, (body, r.text)
+    assert client.get("/v1/assets/batch").status_code == 422  # not a token id or a content hash
+
+
+def test_a_session_registers_only_to_its_own_address(client):
+    acct = Account.create()
+    r = sign_in(client, acct)
+    assert r.status_code == 200, r.text
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    mine, other = rand_hash(), rand_hash()
+    r = batch(client, h, [{"content_hash": mine, "metadata": {"name": "ของฉัน"}},
+                          {"content_hash": other, "owner": OWNER, "metadata": {"name": "not mine"}}])
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert res[0]["status"] == 201 and res[0]["asset"]["owner"].lower() == acct.address.lower()
+    assert res[1]["status"] == 403 and acct.address.lower() in res[1]["problem"]["detail"].lower()
+    assert client.get(f"/v1/assets/{other}").status_code == 404
+
+
+def test_idempotent_retry_replays_and_registers_nothing_twice(server, client, minter):
+    regs = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": f"retry {i}"}} for i in range(5)]
+    key = {"Idempotency-Key": "batch-" + os.urandom(8).hex(), **minter}
+    first = batch(client, key, regs)
+    assert first.status_code == 200 and first.json()["registered"] == 5
+    again = batch(client, key, regs)
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    other = batch(client, key, regs[:4])
+    assert other.status_code == 422 and "different request body" in other.text
+    # without the key, the same items are refused as registered (409 each), not registered again
+    plain = batch(client, minter, regs)
+    assert [x["status"] for x in plain.json()["results"]] == [409] * 5
+    for reg in regs:
+        receipt(client, reg["content_hash"])
+        assert len(log_entries(server, reg["content_hash"])) == 1
+
+
+def test_a_retry_after_a_crash_finds_its_own_earlier_work(server):
+    """The service call a request runs, repeated with the same request key (as a retry after a
+    kill -9 between the commit and the answer does): its own rows come back as registered, not
+    as conflicts, and nothing is written twice."""
+    svc = server.service
+    items = [{"owner": OWNER, "content_hash": rand_hash(), "metadata": {"name": f"crash {i}"}} for i in range(6)]
+    first = svc.register_offchain_many(items, request_key="k-" + os.urandom(8).hex())
+    assert [x["status"] for x in first] == [201] * 6
+    key = "k2-" + os.urandom(8).hex()
+    items2 = [{"owner": OWNER, "content_hash": rand_hash(), "metadata": {"name": f"crash2 {i}"}} for i in range(4)]
+    a = svc.register_offchain_many(items2, request_key=key)
+    b = svc.register_offchain_many(items2, request_key=key)
+    assert [x["status"] for x in b] == [201] * 4
+    assert [x["asset"]["metadata_cid"] for x in a] == [x["asset"]["metadata_cid"] for x in b]
+    # another request (another key) with the same items is refused
+    c = svc.register_offchain_many(items2, request_key="k3")
+    assert [x["status"] for x in c] == [409] * 4
+
+
+def test_concurrent_overlapping_batches_register_each_hash_once(server, client, minter):
+    hashes = [rand_hash() for _ in range(60)]
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def send(part: list[str], tag: str) -> None:
+        with server.client() as c:
+            r = batch(c, minter, [{"content_hash": h, "owner": OWNER, "metadata": {"name": tag}} for h in part])
+        assert r.status_code == 200, r.text
+        with lock:
+            results.extend(r.json()["results"][i] | {"hash": h} for i, h in enumerate(part))
+
+    parts = [hashes[0:40], hashes[20:60], hashes[10:50], hashes[::-1]]
+    threads = [threading.Thread(target=send, args=(p, f"t{i}")) for i, p in enumerate(parts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == sum(len(p) for p in parts)
+    for h in hashes:
+        mine = [x for x in results if x["hash"] == h]
+        assert sorted(x["status"] for x in mine) == [201] + [409] * (len(mine) - 1), mine
+    for h in hashes[::9]:
+        receipt(client, h)
+        assert len(log_entries(server, h)) == 1
+
+
+def test_embedded_store_add_many_matches_add_bytes_and_leaves_no_temporary_files(tmp_path: Path):
+    store = EmbeddedStore(tmp_path / "ipfs")
+    docs = [canonical_json({"name": f"เอกสาร {i}"}) for i in range(30)] + [b"same", b"same", os.urandom(600_000)]
+    cids = store.add_many(docs)
+    assert cids == [_core.cid.cid_of(d) for d in docs]  # Kubo's CIDs (cross-checked in test_cid_kubo)
+    assert cids[30] == cids[31]
+    for c, d in zip(cids, docs, strict=True):
+        assert store.cat(c) == d and store.is_pinned(c)
+    assert not [p for p in (tmp_path / "ipfs").rglob("*") if ".tmp" in p.name or p.name.startswith("tmp")]
+    # again: blocks already present and intact are kept, the CIDs are the same
+    assert store.add_many(docs[:5]) == cids[:5]
+    # a corrupted block is replaced by the next import of its document
+    path = Path(_core.cid.blockstore_path(store.blocks, cids[0]))
+    path.write_bytes(b"rot")
+    assert store.add_many([docs[0]]) == [cids[0]] and store.cat(cids[0]) == docs[0]
+    # a block that cannot be written (its shard directory is a file here) is a clear error, and
+    # no block of that call is put in place: the group lands whole or not at all
+    ok, blocked = canonical_json({"name": "would land"}), b"cannot land"
+    shard = Path(_core.cid.blockstore_path(store.blocks, _core.cid.cid_of(blocked))).parent
+    if shard.exists():
+        for f in shard.iterdir():
+            f.unlink()
+        shard.rmdir()
+    shard.write_bytes(b"")
+    with pytest.raises(Exception, match="(?i)exists|directory|write"):
+        store.add_many([ok, blocked])
+    assert not store.has(_core.cid.cid_of(ok))
+    assert not [p for p in (tmp_path / "ipfs").rglob("*") if ".tmp" in p.name]
