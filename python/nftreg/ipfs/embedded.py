@@ -41,13 +41,11 @@ class EmbeddedStore:
         return cid
 
     def add_many(self, documents: list[bytes], *, pin: bool = True) -> list[str]:
-        """Add many small documents with one group flush (``import_many_to_blockstore``: all
-        blocks fdatasynced together, then renamed into place); their CIDs in order."""
+        """Add (and pin) many small documents with one group flush
+        (``import_many_to_blockstore``: all blocks fdatasynced together on I/O threads, then
+        renamed into place, then the pins written); their CIDs in order."""
         cids: list[str] = _core.cid.import_many_to_blockstore([bytes(d) for d in documents], self.blocks,
-                                                              self.profile)
-        if pin:
-            for cid in dict.fromkeys(cids):
-                self.pin(cid)
+                                                              self.profile, self.pins if pin else None)
         return cids
 
     def add_file(self, path: str | os.PathLike[str], *, pin: bool = True) -> str:

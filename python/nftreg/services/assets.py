@@ -4,6 +4,7 @@ owner. A row that is minted but not final is checked against the chain before it
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -15,10 +16,10 @@ from nftreg.services.errors import NotFound
 from nftreg.services.logfeed import LogFeed
 from nftreg.services.outbox import Outbox
 
-__all__ = ["Assets", "asset_view"]
+__all__ = ["Assets", "asset_view", "new_row_view"]
 
 
-def asset_view(a: Asset, log_index: int | None = None, anchored_size: int = 0) -> dict[str, Any]:
+def asset_view(a: Asset | SimpleNamespace, log_index: int | None = None, anchored_size: int = 0) -> dict[str, Any]:
     """The asset as the API shows it. An off-chain registration's status is ``logging`` (accepted,
     not yet in a published checkpoint), ``logged`` (its receipt is available) or ``anchored`` (a
     checkpoint covering it is anchored on-chain: it can be minted with its log proof)."""
@@ -31,6 +32,12 @@ def asset_view(a: Asset, log_index: int | None = None, anchored_size: int = 0) -
             "block_number": a.block_number, "onchain": a.status != "offchain", "log_index": log_index,
             "receipt": f"/v1/assets/{a.content_hash}/receipt",
             "registered_at": _utc_text(a.created_at)}
+
+
+def new_row_view(row: dict[str, Any]) -> dict[str, Any]:
+    """``asset_view`` of an asset row just inserted from ``row`` (its column values), without
+    building an ORM object (the batch registration path shows hundreds at a time)."""
+    return asset_view(SimpleNamespace(token_id=None, tx_hash=None, block_number=None, **row))
 
 
 def _utc_text(dt: datetime | None) -> str | None:

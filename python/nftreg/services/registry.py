@@ -29,7 +29,7 @@ from nftreg.db import Asset, Database, upgrade
 from nftreg.ipfs import ContentStore, open_store
 from nftreg.merkle import ProofStream
 from nftreg.services.anchoring import LogAnchoring
-from nftreg.services.assets import Assets, asset_view
+from nftreg.services.assets import Assets, asset_view, new_row_view
 from nftreg.services.batches import Batches
 from nftreg.services.errors import ServiceError
 from nftreg.services.indexer import Indexer
@@ -129,7 +129,7 @@ class RegistryService:
                 results.append({"index": i, "status": r.status, "problem": r.problem()})
                 continue
             ch, row = r
-            asset = asset_view(Asset(**row)) if row is not None else self.assets.by_hash(ch, fresh=False)
+            asset = new_row_view(row) if row is not None else self.assets.by_hash(ch, fresh=False)
             results.append({"index": i, "status": 201, "asset": asset})
         return results
 

@@ -173,58 +173,82 @@ fn import_to_blockstore(py: Python<'_>, data_or_path: &Bound<'_, PyAny>, blockst
     Ok((cid_to_string(&r.root), r.filesize, r.blocks))
 }
 
+/// Threads that wait on the disk in `import_many_to_blockstore`: the filesystem journal commits
+/// concurrent fdatasyncs together, so many in flight cost little more than one.
+const IO_THREADS: usize = 32;
+
+/// Run `f` over `items` on up to `IO_THREADS` scoped threads (I/O-bound work: more threads than
+/// cores); the first error wins.
+fn par_io<T: Sync>(items: &[T], f: impl Fn(&T) -> std::io::Result<()> + Sync) -> std::io::Result<()> {
+    if items.len() <= 1 {
+        return items.iter().try_for_each(&f);
+    }
+    let per = items.len().div_ceil(IO_THREADS.min(items.len()));
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items.chunks(per).map(|c| sc.spawn(|| c.iter().try_for_each(&f))).collect();
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("I/O thread panicked"))))
+    })
+}
+
 /// Import many small documents (metadata JSON) into a blockstore directory in one call, with
 /// the same atomic, durable files as `import_to_blockstore` but one group flush: every new
-/// block is written to its temporary file first, then all are fdatasynced concurrently (the
-/// filesystem journal commits them together instead of once per document), then renamed into
-/// place. Nothing is renamed unless every block was written and synced. Returns the root CIDs
-/// in input order.
+/// block is written to its temporary file and fdatasynced on a pool of I/O threads (the
+/// filesystem journal commits them together instead of once per document), and only when all
+/// are on disk are they renamed into place (a failure leaves no block of the call). With
+/// `pins`, each root is then pinned (an empty file named by its CID in that directory, as
+/// `EmbeddedStore.pin` writes). Returns the root CIDs in input order.
 #[pyfunction]
-#[pyo3(signature = (documents, blockstore, profile_name = "unixfs-v1-2025"))]
-fn import_many_to_blockstore(py: Python<'_>, documents: Vec<Vec<u8>>, blockstore: PathBuf, profile_name: &str) -> Result<Vec<String>> {
-    use rayon::prelude::*;
+#[pyo3(signature = (documents, blockstore, profile_name = "unixfs-v1-2025", pins = None))]
+fn import_many_to_blockstore(
+    py: Python<'_>,
+    documents: Vec<Vec<u8>>,
+    blockstore: PathBuf,
+    profile_name: &str,
+    pins: Option<PathBuf>,
+) -> Result<Vec<String>> {
     let p = profile(profile_name)?;
     let res: std::io::Result<Vec<String>> = py.allow_threads(|| {
         let mut roots = Vec::with_capacity(documents.len());
-        let mut pending: Vec<(PathBuf, PathBuf)> = Vec::new(); // (temporary, final)
+        let mut blocks: Vec<(PathBuf, Vec<u8>)> = Vec::new(); // (final path, bytes) of new blocks
         let mut seen = std::collections::HashSet::new();
-        let mut write_err: Option<std::io::Error> = None;
         for doc in &documents {
             let r = unixfs::import(&doc[..], p, &mut |cid: &Cid, block: &[u8]| {
-                if write_err.is_some() {
-                    return;
-                }
                 let path = block_path(&blockstore, &cid_to_string(cid));
-                if !seen.insert(path.clone()) || block_present(&path, cid) {
-                    return;
+                if seen.insert(path.clone()) && !block_present(&path, cid) {
+                    blocks.push((path, block.to_vec()));
                 }
-                match write_tmp(&path, block, false) {
-                    Ok(tmp) => pending.push((tmp, path)),
-                    Err(e) => write_err = Some(e),
-                }
-            });
-            match (r, write_err.take()) {
-                (Ok(r), None) => roots.push(cid_to_string(&r.root)),
-                (Err(e), _) | (_, Some(e)) => {
-                    write_err = Some(e);
-                    break;
-                }
-            }
+            })?;
+            roots.push(cid_to_string(&r.root));
         }
-        let synced = match write_err {
-            Some(e) => Err(e),
-            None => pending
-                .par_iter()
-                .with_min_len(8)
-                .try_for_each(|(tmp, _)| File::open(tmp).and_then(|f| f.sync_data())),
-        };
-        let renamed = synced.and_then(|()| pending.iter().try_for_each(|(tmp, path)| std::fs::rename(tmp, path)));
-        if renamed.is_err() {
-            for (tmp, _) in &pending {
-                let _ = std::fs::remove_file(tmp);
+        let tmps: Vec<std::sync::Mutex<Option<PathBuf>>> = blocks.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let idx: Vec<usize> = (0..blocks.len()).collect();
+        let written = par_io(&idx, |&i| {
+            let tmp = write_tmp(&blocks[i].0, &blocks[i].1, true)?;
+            *tmps[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(tmp);
+            Ok(())
+        });
+        let tmps: Vec<Option<PathBuf>> = tmps.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+        let renamed = written.and_then(|()| {
+            blocks.iter().zip(&tmps).try_for_each(|((path, _), tmp)| match tmp {
+                Some(t) => std::fs::rename(t, path),
+                None => Err(std::io::Error::other("block not written")),
+            })
+        });
+        if let Err(e) = renamed {
+            for t in tmps.iter().flatten() {
+                let _ = std::fs::remove_file(t);
             }
+            return Err(e);
         }
-        renamed.map(|()| roots)
+        if let Some(dir) = &pins {
+            let mut uniq: Vec<&String> = roots.iter().collect();
+            uniq.sort();
+            uniq.dedup();
+            par_io(&uniq, |cid| {
+                std::fs::OpenOptions::new().create(true).append(true).open(dir.join(cid.as_str())).map(|_| ())
+            })?;
+        }
+        Ok(roots)
     });
     Ok(res.map_err(CidError::Write)?)
 }
