@@ -294,3 +294,40 @@ def test_embedded_store_add_many_matches_add_bytes_and_leaves_no_temporary_files
         store.add_many([ok, blocked])
     assert not store.has(_core.cid.cid_of(ok))
     assert not [p for p in (tmp_path / "ipfs").rglob("*") if ".tmp" in p.name]
+
+
+def test_python_client_registers_many_in_chunks_and_a_retry_replays(server, client, minter):
+    import nftreg
+
+    regs = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": f"ลำดับ {i}"}} for i in range(1205)]
+    regs[1100]["content_hash"] = regs[5]["content_hash"]  # twice: in different requests
+    key = "many-" + os.urandom(6).hex()
+    with nftreg.Client(server.url, api_key=minter["X-API-Key"]) as c:
+        out = c.register_many(regs, idempotency_key=key)
+        assert [r.index for r in out.results] == list(range(1205))
+        assert out.registered == 1204 and out.refused == 1
+        assert out.results[1100].status == 409 and out.results[1100].problem["registered"] == "offchain"
+        assert all(r.asset is not None and r.asset.content_hash == g["content_hash"]
+                   for r, g in zip(out.results, regs, strict=True) if r.status == 201)
+        again = c.register_many(regs, idempotency_key=key)  # the whole call retried: replayed
+        assert again == out
+        with pytest.raises(Exception, match="nothing to register"):
+            c.register_many([])
+    for i in (0, 999, 1000, 1204):
+        verify_receipt(receipt(client, regs[i]["content_hash"]), client.get("/v1/log").json()["verifier_key"])
+        assert len(log_entries(server, regs[i]["content_hash"])) == 1
+
+
+def test_async_client_registers_many(server, minter):
+    import asyncio
+
+    import nftreg
+
+    regs = [{"content_hash": rand_hash(), "owner": OWNER, "metadata": {"name": "async"}} for _ in range(3)]
+
+    async def go():
+        async with nftreg.AsyncClient(server.url, api_key=minter["X-API-Key"]) as c:
+            return await c.register_many(regs)
+
+    out = asyncio.run(go())
+    assert [r.status for r in out.results] == [201, 201, 201] and out.registered == 3

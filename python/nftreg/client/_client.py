@@ -21,6 +21,7 @@ from nftreg.client._signer import KeyLike, as_signer
 from nftreg.client.errors import TransportError, error_from_response
 from nftreg.schemas import (
     Asset,
+    AssetBatchOut,
     Batch,
     BatchProofs,
     Ownership,
@@ -178,6 +179,13 @@ class Client(_Base):
                                     image=image, metadata=metadata, owner=owner, private=private,
                                     idempotency_key=idempotency_key, onchain=onchain))
 
+    def register_many(self, registrations: Iterable[dict[str, Any]], *,
+                      idempotency_key: str | None = None) -> AssetBatchOut:
+        """Register many assets off-chain by content hash (``{"content_hash", "metadata":
+        {"name": ...}, "owner"?, "asset_cid"?}`` each), up to 1,000 a request; each succeeds
+        or is refused on its own (``results[i].status``: 201 or the 4xx, with its problem)."""
+        return self._run(f.register_many(registrations, idempotency_key))
+
     def receipt(self, asset: Asset | int | str) -> dict[str, Any]:
         """The log receipt of an asset's registration (token id or 0x content hash); check it
         offline with ``nftreg.log.verify_receipt(receipt, verifier_key)``."""
@@ -332,6 +340,10 @@ class AsyncClient(_Base):
         return await self._run(f.register(self._st, data, name=name, description=description, attributes=attributes,
                                           image=image, metadata=metadata, owner=owner, private=private,
                                           idempotency_key=idempotency_key, onchain=onchain))
+
+    async def register_many(self, registrations: Iterable[dict[str, Any]], *,
+                            idempotency_key: str | None = None) -> AssetBatchOut:
+        return await self._run(f.register_many(registrations, idempotency_key))
 
     async def receipt(self, asset: Asset | int | str) -> dict[str, Any]:
         return await self._run(f.asset_receipt(_asset_ref(asset)))

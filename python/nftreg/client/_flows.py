@@ -29,7 +29,10 @@ from nftreg.client.errors import AlreadyRegistered, NotFound
 from nftreg.errors import InvalidInputError
 from nftreg.keys import Signer
 from nftreg.schemas import (
+    MAX_ASSET_BATCH,
     Asset,
+    AssetBatchOut,
+    AssetBatchResult,
     AssetPage,
     Batch,
     BatchProofs,
@@ -164,6 +167,24 @@ def asset_receipt(asset_id: int | str, wait_s: float = 0.0) -> Flow[dict[str, An
     if resp.status >= 400:
         raise_error(resp)
     return dict(json.loads(resp.content))
+
+
+def register_many(registrations: Iterable[dict[str, Any]], idempotency_key: str | None) -> Flow[AssetBatchOut]:
+    """Hash-only off-chain registrations through ``POST /v1/assets/batch``, ``MAX_ASSET_BATCH``
+    a request; chunk ``n`` carries the key ``<key>:<n>``, so retrying the whole call with the
+    same key replays what already went through. Results are indexed over all registrations."""
+    regs = [{k: v for k, v in r.items() if v is not None} for r in registrations]
+    if not regs:
+        raise InvalidInputError("registrations: nothing to register")
+    key = idempotency_key or new_key()
+    results: list[AssetBatchResult] = []
+    for n, lo in enumerate(range(0, len(regs), MAX_ASSET_BATCH)):
+        resp = yield Req("POST", "/v1/assets/batch", json={"registrations": regs[lo:lo + MAX_ASSET_BATCH]},
+                         idempotency_key=f"{key}:{n}", retry_in_progress=True)
+        for r in as_model(resp, AssetBatchOut).results:
+            results.append(r.model_copy(update={"index": lo + r.index}))
+    ok = sum(1 for r in results if r.status == 201)
+    return AssetBatchOut(results=results, registered=ok, refused=len(results) - ok)
 
 
 def mint_from_log(asset_id: str, idempotency_key: str | None) -> Flow[Asset]:
