@@ -331,3 +331,38 @@ def test_async_client_registers_many(server, minter):
 
     out = asyncio.run(go())
     assert [r.status for r in out.results] == [201, 201, 201] and out.registered == 3
+
+
+def test_cli_log_register_hashes_files_here_and_registers_them_off_chain(server, client, tmp_path):
+    import subprocess
+    import sys
+
+    acct = Account.create()
+    files = []
+    for i in range(5):
+        f = tmp_path / f"ภาพ-{i}.bin"
+        f.write_bytes(os.urandom(100 + i))
+        files.append(f)
+    env = {**os.environ, "NFTREG_PRIVATE_KEY": acct.key.hex(), "NFTREG_REMOTE": server.url}
+    env.pop("NFTREG_API_KEY", None)
+    run = [sys.executable, "-m", "nftreg", "log", "register", *map(str, files), "--description", "แคตตาล็อก", "--json"]
+    out = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = json.loads(out.stdout)
+    assert got["registered"] == 5 and got["refused"] == 0
+    for f, item in zip(files, got["items"], strict=True):
+        h = "0x" + hashlib.sha256(f.read_bytes()).hexdigest()
+        assert item["content_hash"] == h and item["status"] == 201
+        a = client.get(f"/v1/assets/{h}").json()
+        assert a["owner"].lower() == acct.address.lower() and a["asset_cid"] is None  # nothing uploaded
+        meta = json.loads(server.service.store.cat(a["metadata_cid"]))
+        assert meta["name"] == f.name and meta["description"] == "แคตตาล็อก"
+    assert private_key_not_in(out.stdout + out.stderr, acct.key.hex())
+    # again: every one is refused as registered, exit 3 (partial), with the reason for each
+    out = subprocess.run(run[:-1], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert out.stdout.count("already registered off-chain") == 5 and "0 registered off-chain, 5 refused" in out.stdout
+
+
+def private_key_not_in(text: str, key_hex: str) -> bool:
+    return key_hex.removeprefix("0x").lower() not in text.lower()

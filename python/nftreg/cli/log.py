@@ -38,6 +38,26 @@ def verify_cmd(
          as_json, f"valid: entry {data['index']} is in {cp.origin} at tree size {cp.size} (signed checkpoint)")
 
 
+@log_app.command("register")
+def register_cmd(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="the assets (hashed here)"),
+    to: str | None = typer.Option(None, "--to", help="owner (default: the signed-in address)"),
+    description: str | None = typer.Option(None, "--description"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Register FILES off-chain in the registry's log (--remote URL) by content hash: each file
+    is hashed here and never uploaded; its metadata is named after the file. No transaction: a
+    private log entry each (receipts with `nftreg log receipt`), 1,000 per request. Exit 3 when
+    some were refused (already registered, ...), with the reason for each."""
+    from nftreg.cli import remote
+    from nftreg.cli.common import state
+
+    if not state(ctx).remote:
+        fail("log register asks a registry: give --remote URL (or NFTREG_REMOTE)")
+    remote.register_files(ctx, files, description=description, to=to, as_json=as_json)
+
+
 @log_app.command("receipt")
 def receipt_cmd(
     ctx: typer.Context,

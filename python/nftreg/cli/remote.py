@@ -109,6 +109,32 @@ def mint(ctx: typer.Context, file: Path, *, name: str, description: str | None, 
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
+def register_files(ctx: typer.Context, files: list[Path], *, description: str | None, to: str | None,
+                   as_json: bool) -> None:
+    """Register FILES off-chain by content hash (hashed here, nothing uploaded) through
+    ``Client.register_many``; exit 3 when some were refused."""
+    from nftreg.cid import content_hash_hex
+
+    regs = []
+    with bar(len(files), "hashing") as tick:
+        for i, f in enumerate(files):
+            meta = {"name": f.name, **({"description": description} if description else {})}
+            regs.append({"content_hash": content_hash_hex(f), "metadata": meta, "owner": to})
+            tick(i + 1)
+    with client(ctx, sign_in=True) as c:
+        res = c.register_many(regs)
+    rows = [{"file": str(f), "content_hash": g["content_hash"], "status": r.status,
+             **({"log_index": r.asset.log_index, "metadata_cid": r.asset.metadata_cid, "receipt": r.asset.receipt}
+                if r.asset else {"error": (r.problem or {}).get("detail")})}
+            for f, g, r in zip(files, regs, res.results, strict=True)]
+    lines = [f"{x['file']}: " + ("registered off-chain" if x["status"] == 201 else f"refused ({x['error']})")
+             for x in rows]
+    emit({"registered": res.registered, "refused": res.refused, "items": rows}, as_json,
+         "\n".join([*lines, f"{res.registered} registered off-chain, {res.refused} refused"]))
+    if res.refused:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 def receipt(ctx: typer.Context, asset: str, out: Path | None, wait_s: float) -> dict[str, Any]:
     """The log receipt of ASSET (token id or 0x content hash), waiting up to ``wait_s`` for
     the entry to be integrated."""
