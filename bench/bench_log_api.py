@@ -85,6 +85,25 @@ class RawClient:
             self.conn[1].close()
 
 
+def latency(lat: list[float]) -> dict[str, float]:
+    """n, p50, p99 and max of the latencies (none when there are none)."""
+    lat = sorted(lat)
+    if not lat:
+        return {}
+    return {"n_lat": len(lat), "p50_s": lat[len(lat) // 2], "p99_s": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "max_s": lat[-1]}
+
+
+async def receipt_after(c: httpx.AsyncClient, ch: str, t0: float, lat: list[float]) -> None:
+    """Poll until the receipt of ``ch`` is served; add the seconds since ``t0`` to ``lat``."""
+    while True:
+        r = await c.get(f"/v1/assets/{ch}/receipt")
+        if r.status_code == 200:
+            lat.append(time.perf_counter() - t0)
+            return
+        await asyncio.sleep(0.05)
+
+
 async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchain: bool,
                     sample_every: int = 0, raw: bool = True) -> dict[str, float]:
     ok = errors = 0
@@ -93,14 +112,6 @@ async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchai
     t_end = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as c:
-
-        async def receipt_after(ch: str, t0: float) -> None:
-            while True:
-                r = await c.get(f"/v1/assets/{ch}/receipt")
-                if r.status_code == 200:
-                    lat.append(time.perf_counter() - t0)
-                    return
-                await asyncio.sleep(0.05)
 
         pollers: list[asyncio.Task[None]] = []
 
@@ -120,7 +131,7 @@ async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchai
                     if status == 201:
                         ok += 1
                         if sample_every and ok % sample_every == 0:
-                            pollers.append(asyncio.create_task(receipt_after(ch, time.perf_counter())))
+                            pollers.append(asyncio.create_task(receipt_after(c, ch, time.perf_counter(), lat)))
                     else:
                         errors += 1
             finally:
@@ -131,12 +142,7 @@ async def run_phase(url: str, key: str, seconds: float, concurrency: int, onchai
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         dt = time.perf_counter() - t0
         await asyncio.gather(*pollers)
-    lat.sort()
-    out = {"ok": ok, "errors": errors, "per_s": ok / dt, "seconds": dt}
-    if lat:
-        out.update(n_lat=len(lat), p50_s=lat[len(lat) // 2], p99_s=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-                   max_s=lat[-1])
-    return out
+    return {"ok": ok, "errors": errors, "per_s": ok / dt, "seconds": dt, **latency(lat)}
 
 
 async def run_batch_phase(url: str, key: str, seconds: float, concurrency: int, batch_size: int) -> dict[str, float]:
@@ -148,14 +154,6 @@ async def run_batch_phase(url: str, key: str, seconds: float, concurrency: int, 
     meta = {"name": "ภาพ bench"}
     t_end = time.perf_counter() + seconds
     async with httpx.AsyncClient(base_url=url, timeout=120) as c:
-
-        async def receipt_after(ch: str, t0: float) -> None:
-            while True:
-                r = await c.get(f"/v1/assets/{ch}/receipt")
-                if r.status_code == 200:
-                    lat.append(time.perf_counter() - t0)
-                    return
-                await asyncio.sleep(0.05)
 
         pollers: list[asyncio.Task[None]] = []
 
@@ -175,7 +173,8 @@ async def run_batch_phase(url: str, key: str, seconds: float, concurrency: int, 
                     out = json.loads(body)
                     ok += out["registered"]
                     errors += out["refused"]
-                    pollers.append(asyncio.create_task(receipt_after(regs[-1]["content_hash"], time.perf_counter())))
+                    pollers.append(asyncio.create_task(receipt_after(c, regs[-1]["content_hash"], time.perf_counter(),
+                                                                      lat)))
             finally:
                 await rc.close()
 
@@ -183,12 +182,7 @@ async def run_batch_phase(url: str, key: str, seconds: float, concurrency: int, 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         dt = time.perf_counter() - t0
         await asyncio.gather(*pollers)
-    lat.sort()
-    out = {"ok": ok, "errors": errors, "per_s": ok / dt, "seconds": dt, "requests": requests}
-    if lat:
-        out.update(n_lat=len(lat), p50_s=lat[len(lat) // 2], p99_s=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-                   max_s=lat[-1])
-    return out
+    return {"ok": ok, "errors": errors, "per_s": ok / dt, "seconds": dt, "requests": requests, **latency(lat)}
 
 
 def measured(pid: int, phase: Any) -> dict[str, float]:
