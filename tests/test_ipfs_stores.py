@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import pytest
@@ -66,6 +67,24 @@ def test_kubo_store_every_call(kubo, tmp_path, profile):
     assert not store.is_pinned(cid)
     store.pin(cid)
     assert store.is_pinned(cid)
+
+
+@pytest.mark.kubo
+@pytest.mark.parametrize("profile", ["unixfs-v1-2025", "unixfs-v0-2015"])
+def test_add_many_gives_kubo_and_the_embedded_store_the_same_cids(kubo, tmp_path, profile):
+    """One ``ipfs add`` request of many documents (the batch registration path) against the
+    embedded store's grouped import: the same CIDs, in order, all pinned and readable."""
+    from nftreg.ipfs.base import add_many
+
+    docs = [json.dumps({"name": f"เอกสาร {i}", "n": i}, ensure_ascii=False).encode() for i in range(25)]
+    docs += [docs[3], os.urandom(400_000), b"x"]
+    store = KuboStore(kubo.api, profile=profile)
+    got = add_many(store, docs)
+    emb = EmbeddedStore(tmp_path / "emb", profile=profile)
+    assert got == add_many(emb, docs) == [cid_of(d, profile=profile) for d in docs]
+    for c, d in zip(got, docs, strict=True):
+        assert store.cat(c) == d and store.is_pinned(c)
+    assert add_many(store, docs[:1]) == got[:1] and add_many(store, []) == []
 
 
 @pytest.mark.kubo
