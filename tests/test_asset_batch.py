@@ -18,6 +18,7 @@ import pytest
 from api_server import LiveServer
 from eth_account import Account
 from nftreg import _core
+from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.db import OutboxTx
 from nftreg.ipfs import EmbeddedStore
 from nftreg.log import LogEntry, verify_receipt
@@ -31,10 +32,17 @@ ADMIN = "test-admin-key-0123456789"
 OWNER = "0x" + "5a" * 20
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("assetbatch"), env="test", admin_api_key=ADMIN,
-                        reconcile_interval_s=0.5, log_interval_s=0.2, finality_age_s=0.5, log_anchor_interval_s=0)
+@pytest.fixture(scope="module", params=["embedded", "anvil-kubo-postgres"])
+def server(request, tmp_path_factory):
+    """The embedded defaults (managed anvil, embedded store, SQLite), and the same path on a
+    real Kubo (one `ipfs add` per batch) and PostgreSQL."""
+    common = {"data_dir": tmp_path_factory.mktemp("assetbatch"), "env": "test", "admin_api_key": ADMIN,
+              "reconcile_interval_s": 0.5, "log_interval_s": 0.2, "finality_age_s": 0.5, "log_anchor_interval_s": 0}
+    if request.param == "embedded":
+        settings = Settings(**common)
+    else:
+        anvil, kubo, pg = (request.getfixturevalue(n) for n in ("anvil", "kubo", "postgres"))
+        settings = Settings(**common, rpc_url=anvil.url, private_key=ANVIL_DEV_KEY, ipfs_api=kubo.api, database_url=pg)
     with LiveServer(settings) as srv:
         yield srv
 
