@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nftreg.errors import InvalidInputError
+from nftreg.log.tiles import LogCorruptedError
 from nftreg.services.errors import ServiceError
 
 log = logging.getLogger("nftreg.api")
@@ -51,6 +52,12 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
         title = "Payload too large" if e.status_code == 413 else str(e.detail)
         return problem(e.status_code, title, str(e.detail), headers=getattr(e, "headers", None))
+
+    @app.exception_handler(LogCorruptedError)
+    async def _log_corrupted(_: Request, e: LogCorruptedError) -> JSONResponse:
+        # the log's data on disk no longer hashes to its signed root: never serve it, say so
+        log.error("registration log storage corrupted: %s", e)
+        return problem(500, "Log storage corrupted", str(e))
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:

@@ -42,11 +42,19 @@ EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 _FAULT_SEEN: dict[str, int] = {}
 
 
+def fault_armed() -> bool:
+    """Whether the crash tests' fault points are live: always, unless ``NFTREG_FAULT_ARM_FILE``
+    names a file, then only while that file exists (a test arms the fault in a running process
+    after checking it, so one process serves a check and then the next crash)."""
+    path = os.environ.get("NFTREG_FAULT_ARM_FILE")
+    return path is None or os.path.exists(path)
+
+
 def _fault(step: str) -> None:
     """Fault injection for the crash tests: ``NFTREG_LOG_FAULT=<step>`` kills this process
     with SIGKILL (kill -9: no cleanup, no flush) when integration reaches that step, after
-    letting ``NFTREG_LOG_FAULT_SKIP`` (default 0) earlier passes through it."""
-    if os.environ.get("NFTREG_LOG_FAULT") == step:
+    letting ``NFTREG_LOG_FAULT_SKIP`` (default 0) earlier armed passes through it."""
+    if os.environ.get("NFTREG_LOG_FAULT") == step and fault_armed():
         seen = _FAULT_SEEN.get(step, 0)
         _FAULT_SEEN[step] = seen + 1
         if seen >= int(os.environ.get("NFTREG_LOG_FAULT_SKIP", "0")):

@@ -39,6 +39,7 @@ from nftreg.db import Asset, ChainCursor, Database, LogRecord, OutboxTx
 from nftreg.db.models import utcnow
 from nftreg.errors import ChainError
 from nftreg.log.entry import EntryKind, LogEntry
+from nftreg.log.store import fault_armed
 from nftreg.services.writes import Finality, Landed, failpoint
 
 __all__ = ["LogFeed"]
@@ -65,6 +66,7 @@ class LogFeed:
         self._wake = threading.Event()
         self.appended = 0
         self.integrations = 0
+        self._armed_passes: dict[str, int] = {}  # crash tests: passes through a fault point while armed
         self.recovered = 0
 
     # -- recording (inside the accepting transaction) ---------------------------------------------
@@ -121,13 +123,23 @@ class LogFeed:
             self.record(s, f"reg:{hash_hex.lower()}",
                         self.entry(EntryKind.MINT, owner=owner, content_hash=hash_hex, token_id=tid, metadata_cid=cid,
                                    tx_hash=w.tx_hash, block=w.block_number))
-        failpoint(self.env, "log:after_record")
+        self._failpoint("log:after_record")
 
     def on_final_anchor(self, s: Session, w: Landed) -> None:
         root = w.intent["root"]
         self.record(s, f"anchor:{root.lower()}",
                     self.entry(EntryKind.BATCH_ANCHOR, owner=self.chain.address, content_hash=root,
                                metadata_cid=w.intent.get("tree_cid", ""), tx_hash=w.tx_hash, block=w.block_number))
+
+    def _failpoint(self, point: str) -> None:
+        """The crash tests' ``failpoint``, live while armed (``fault_armed``) and after letting
+        ``NFTREG_LOG_FAULT_SKIP`` (default 0) armed passes through it."""
+        if self.env != "test" or os.environ.get("NFTREG_TEST_CRASH_AT") != point or not fault_armed():
+            return
+        seen = self._armed_passes.get(point, 0)
+        self._armed_passes[point] = seen + 1
+        if seen >= int(os.environ.get("NFTREG_LOG_FAULT_SKIP", "0")):
+            failpoint(self.env, point)
 
     # -- contract events the service did not send --------------------------------------------------
     def follow_events(self, *, max_blocks: int = 10_000) -> int:
@@ -260,8 +272,7 @@ class LogFeed:
         self._log.sequencer.integrate_now()
         first = fut.result(timeout=120)
         self.integrations += 1
-        if self.integrations > int(os.environ.get("NFTREG_LOG_FAULT_SKIP", "0")):
-            failpoint(self.env, "log:after_integrate")
+        self._failpoint("log:after_integrate")
         t: Table = LogRecord.__table__  # type: ignore[assignment]
         with self.db.write() as s:
             s.connection().execute(update(t).where(t.c.id == bindparam("rid")).values(log_index=bindparam("idx")),
