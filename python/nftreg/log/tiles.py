@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +129,12 @@ class TileFiles:
             return None
 
     def _write_files(self, files: list[tuple[str, bytes]]) -> None:
-        """Write every file, fsync them all (in parallel: the filesystem groups concurrent
-        fsyncs into few journal commits), then fsync every directory that gained an entry."""
+        """Write every file, then fsync them all and every directory that gained an entry, all
+        at once (in parallel: the filesystem groups concurrent fsyncs into few journal commits;
+        a file's data and its directory entry are independent, so one round covers both).
+        Returns when all are durable."""
         dirs: set[Path] = set()
-        for k in range(0, len(files), 256):
+        for k in range(0, len(files), 256):  # at most 256 open files at a time
             fds: list[int] = []
             try:
                 for rel, data in files[k:k + 256]:
@@ -148,19 +152,19 @@ class TileFiles:
                     while view:
                         n = os.write(fd, view)
                         view = view[n:]
-                if len(fds) > 2:
-                    list(_fsync_pool().map(os.fsync, fds))
+                last = k + 256 >= len(files)
+                jobs: list[Callable[[], None]] = [partial(os.fsync, fd) for fd in fds]
+                if last:
+                    jobs += [partial(fsync_dir, d) for d in dirs]
+                if len(jobs) > 1:
+                    list(_fsync_pool().map(lambda job: job(), jobs))
                 else:
-                    for fd in fds:
-                        os.fsync(fd)
+                    for job in jobs:
+                        job()
             finally:
                 for fd in fds:
                     os.close(fd)
-        if len(dirs) > 2:
-            list(_fsync_pool().map(fsync_dir, dirs))
-        else:
-            for d in dirs:
-                fsync_dir(d)
+
     @property
     def checkpoint(self) -> Checkpoint:
         return self._checkpoint
