@@ -38,6 +38,24 @@ def _as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, check=False, capture_output=True, text=True, **kw)
 
 
+def own_database(url: str, prefix: str) -> str:
+    """A new, empty database on the server of ``url`` (the ``postgres`` fixture's); its URL.
+    Tests that deploy a registry contract of their own need one: token ids in an index are only
+    unique per registry contract."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    eng = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as c:
+            c.execute(sa.text(f"CREATE DATABASE {name}"))
+    finally:
+        eng.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture(scope="session")
 def postgres():
     bindir = _pg_bin()

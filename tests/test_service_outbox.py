@@ -8,12 +8,12 @@ import secrets
 import time
 
 import pytest
-import sqlalchemy as sa
 from nftreg.chain import Chain
 from nftreg.db import Asset, OutboxTx
 from nftreg.services import RegistryService
 from nftreg.services.outbox import SimulatedCrash as _SimulatedCrash
 from nftreg.settings import Settings
+from plugin_postgres import own_database
 from sqlalchemy import select
 
 
@@ -21,14 +21,7 @@ from sqlalchemy import select
 def settings(request, tmp_path):
     url = None
     if request.param == "postgres":
-        # a database of its own: token ids in an index are only unique per registry contract
-        base = request.getfixturevalue("postgres")
-        name = f"outbox_{secrets.token_hex(4)}"
-        eng = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with eng.connect() as c:
-            c.execute(sa.text(f"CREATE DATABASE {name}"))
-        eng.dispose()
-        url = base.rsplit("/", 1)[0] + "/" + name
+        url = own_database(request.getfixturevalue("postgres"), "outbox")
     return Settings(data_dir=tmp_path, rpc_url="tester://", env="test", admin_api_key="test-admin-key-0123456789",
                     database_url=url)
 

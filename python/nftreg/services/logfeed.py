@@ -32,6 +32,7 @@ from collections import deque
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nftreg.chain import Chain, ContractEvent, Registry
@@ -54,6 +55,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _insert_new_keys(s: Session, table: Table) -> Any:
+    """INSERT into ``log_entries`` that skips rows whose ``key`` exists (committed or being
+    inserted by a concurrent transaction, which it waits for) and returns the keys it added."""
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        return (postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+                .returning(table.c.key))
+    if name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key)
+    raise RuntimeError(f"log entries: unsupported database dialect {name!r}")  # pragma: no cover
+
+
 class LogFeed:
     def __init__(self, db: Database, chain: Chain, registry: Registry, finality: Finality, *, env: str = "dev"):
         self.db, self.chain, self.registry, self.finality = db, chain, registry, finality
@@ -72,34 +85,38 @@ class LogFeed:
     # -- recording (inside the accepting transaction) ---------------------------------------------
     def record(self, s: Session, key: str, entry: LogEntry) -> bool:
         """Add the entry for event ``key`` unless that event already has one. Returns whether
-        this call added it."""
+        this call added it. Race-free: two transactions recording the same event at once (the
+        event sync and the outbox's final write both seeing a mint) insert with ``ON CONFLICT
+        (key) DO NOTHING``, so the loser waits for the winner and adds nothing instead of failing
+        (on PostgreSQL an IntegrityError would abort the loser's whole transaction)."""
         if s.scalar(select(LogRecord.id).where(LogRecord.key == key)) is not None:
-            return False
-        e = entry.with_time(now_ms())
-        s.add(LogRecord(key=key, kind=int(e.kind), content_hash="0x" + e.content_hash.hex(), entry=e.encode(),
-                        created_at=utcnow()))
-        s.flush()
-        self._wake.set()
-        return True
+            return False  # the common replay: no write at all
+        return self.record_many(s, [(key, entry)]) == 1
 
     def record_many(self, s: Session, items: list[tuple[str, LogEntry]], *, new: bool = False) -> int:
-        """``record`` for many events in one statement (keys already recorded are skipped;
-        ``new``: the caller knows none is, and a duplicate key fails the transaction)."""
-        keys = [k for k, _ in items]
-        have = set(s.scalars(select(LogRecord.key).where(LogRecord.key.in_(keys)))) if keys and not new else set()
+        """``record`` for many events in one statement; returns how many were added. Keys
+        already recorded (or recorded meanwhile by a concurrent transaction) are skipped;
+        ``new``: the caller knows none is, and a duplicate key fails the transaction."""
         t = now_ms()
         rows, seen = [], set()
         for key, entry in items:
-            if key in have or key in seen:
+            if key in seen:
                 continue
             seen.add(key)
             e = entry.with_time(t)
             rows.append({"key": key, "kind": int(e.kind), "content_hash": "0x" + e.content_hash.hex(),
                          "entry": e.encode(), "created_at": utcnow()})
-        if rows:
-            s.execute(insert(LogRecord), rows)
+        if not rows:
+            return 0
+        table: Table = LogRecord.__table__  # type: ignore[assignment]
+        if new:
+            s.execute(insert(table), rows)
+            added = len(rows)
+        else:
+            added = len(s.execute(_insert_new_keys(s, table), rows).all())
+        if added:
             self._wake.set()
-        return len(rows)
+        return added
 
     def entry(self, kind: EntryKind, *, owner: str, content_hash: str | bytes, token_id: int | None = None,
               metadata_cid: str = "", tx_hash: str | None = None, block: int | None = None) -> LogEntry:
