@@ -203,6 +203,131 @@ def _minter_key(client) -> str:
     return r.json()["api_key"]
 
 
+# anvil's dev accounts 4 and 5 (account 3 is the transfer test's holder): they send their own
+# claims and voucher redemptions straight to the contract, as a claimant's wallet would
+_CLAIMANT_KEY = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a"
+_REDEEMER_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
+
+
+def _their_registry(svc, key: str):
+    """The registry contract as the holder of ``key`` reaches it (their own connection)."""
+    from nftreg.chain import Chain, Registry
+
+    them = Chain.connect(svc.chain.url, private_key=key)
+    return them, Registry.at(them, svc.registry.address)
+
+
+def wait_kinds(server, ch: str, kinds: list[str], timeout: float = 30.0) -> list[LogEntry]:
+    """The log's entries about ``ch`` once they are ``kinds``, then again after more background
+    passes over the same blocks (each event is logged once however often it is read)."""
+    deadline = time.monotonic() + timeout
+    while [e.kind.name for e in entries_about(server, ch)] != kinds:
+        assert time.monotonic() < deadline, [e.kind.name for e in entries_about(server, ch)]
+        time.sleep(0.2)
+    for _ in range(2):
+        server.service.logfeed.follow_events()
+    time.sleep(0.5)
+    got = entries_about(server, ch)
+    assert [e.kind.name for e in got] == kinds
+    return got
+
+
+def _check_receipt(client, ref: str, kind: str, *, owner: str, content_hash: str, token_id: int, tx_hash: str,
+                   metadata_cid: str) -> dict:
+    rec = receipt(client, ref)
+    cp = verify_receipt(rec, client.get("/v1/log").json()["verifier_key"])
+    assert cp.size >= rec["index"] + 1
+    f = rec["entry_fields"]
+    assert f["kind"] == kind and f["owner"].lower() == owner.lower() and f["content_hash"] == content_hash
+    assert f["token_id"] == str(token_id) and f["tx_hash"] == tx_hash and f["metadata_cid"] == metadata_cid
+    assert isinstance(f["block"], int) and f["block"] > 0
+    return rec
+
+
+def test_batch_anchor_and_claims_are_logged_with_verifying_receipts(server, client):
+    """A claims batch registered through the API (its anchor: a batch-anchor entry from the
+    outbox's final write), then claimed by the claimant's own wallet, one leaf with `claim` and
+    two with `claimMany`: one claim entry each, receipts that verify offline."""
+    from nftreg.cid import cid_of
+    from nftreg.claims import build_claims_tree
+
+    svc = server.service
+    claimant = Account.from_key(_CLAIMANT_KEY).address
+    others = [Account.create().address for _ in range(3)]
+    rows = [[o, "0x" + os.urandom(32).hex(), cid_of(os.urandom(16))] for o in (claimant, others[0], claimant,
+                                                                                 others[1], others[2])]
+    csv = "owner,content_hash,metadata_cid\n" + "".join(f"{o},{h},{c}\n" for o, h, c in rows)
+    r = client.post("/v1/batches", content=csv.encode(),
+                    headers={"X-API-Key": _minter_key(client), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    b = r.json()
+    tree = build_claims_tree(rows)
+    assert tree.root == b["root"]  # the tree the service anchored is the one built here
+    anchor = wait_kinds(server, b["root"], ["BATCH_ANCHOR"])[0]
+    assert anchor.metadata_cid == b["tree_cid"] and anchor.tx_hash is not None
+
+    them, reg = _their_registry(svc, _CLAIMANT_KEY)
+    try:
+        p = client.get(f"/v1/batches/{b['id']}/proofs/0").json()["proofs"][0]
+        one = them.transact(reg.build_claim(b["root"], *rows[0], p["proof"]))
+        assert one["status"] == 1
+        mp = tree.get_multiproof([2, 4])
+        many = them.transact(reg.build_claim_many(b["root"], [tuple(v) for v in mp["leaves"]], mp["proof"],
+                                                  mp["proof_flags"]))
+        assert many["status"] == 1
+    finally:
+        them.close()
+    claimed = {rows[0][1]: (rows[0], one), **{v[1]: (v, many) for v in mp["leaves"]}}
+    assert len(claimed) == 3
+    for ch, ((owner, _h, cid), tx) in claimed.items():
+        tid = svc.registry.token_of_content(ch)
+        assert tid is not None and svc.registry.owner_of(tid) == owner
+        e = wait_kinds(server, ch, ["CLAIM"])[0]
+        assert e.token_id == tid and e.owner.hex() == owner.lower()[2:]
+        tx_hash = "0x" + bytes(tx["transactionHash"]).hex().removeprefix("0x")
+        _check_receipt(client, str(tid), "claim", owner=owner, content_hash=ch, token_id=tid, tx_hash=tx_hash,
+                       metadata_cid=cid)
+    # the unclaimed leaves have no entry of their own
+    assert entries_about(server, rows[1][1]) == [] and entries_about(server, rows[3][1]) == []
+
+
+def test_voucher_redemption_is_logged_with_a_verifying_receipt(server, client):
+    """A voucher issued by the API (minter key) and redeemed by its recipient's own wallet: one
+    voucher-redemption entry, whose receipt verifies offline."""
+    from nftreg.chain import Voucher
+    from nftreg.cid import cid_of
+
+    svc = server.service
+    to = Account.from_key(_REDEEMER_KEY).address
+    data = os.urandom(200)
+    ch, cid = "0x" + hashlib.sha256(data).hexdigest(), cid_of(data)
+    r = client.post("/v1/vouchers", json={"to": to, "content_hash": ch, "metadata_cid": cid},
+                    headers={"X-API-Key": _minter_key(client)})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    v = out["voucher"]
+    voucher = Voucher(v["to"], bytes.fromhex(v["content_hash"][2:]), v["metadata_cid"], int(v["uid"]), v["deadline"])
+    them, reg = _their_registry(svc, _REDEEMER_KEY)
+    try:
+        tx = them.transact(reg.build_redeem(voucher, bytes.fromhex(out["signature"][2:])))
+        assert tx["status"] == 1
+    finally:
+        them.close()
+    tid = svc.registry.token_of_content(ch)
+    assert tid is not None and svc.registry.owner_of(tid) == to
+    e = wait_kinds(server, ch, ["VOUCHER_REDEMPTION"])[0]
+    assert e.token_id == tid and e.owner.hex() == to.lower()[2:]
+    tx_hash = "0x" + bytes(tx["transactionHash"]).hex().removeprefix("0x")
+    _check_receipt(client, ch, "voucher_redemption", owner=to, content_hash=ch, token_id=tid, tx_hash=tx_hash,
+                   metadata_cid=cid)
+    # by token id too, once the index has the token
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/assets/{tid}").status_code != 200:
+        assert time.monotonic() < deadline, "the redeemed token never reached the index"
+        time.sleep(0.2)
+    assert receipt(client, str(tid))["entry_fields"]["kind"] == "voucher_redemption"
+
+
 def wait_status(client, ch: str, status: str, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
