@@ -3,8 +3,10 @@ nftreg-managed anvil, embedded store) and once on real anvil + Kubo + PostgreSQL
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -262,7 +264,7 @@ def test_admin_reindex_and_reconcile(client, creator):
     assert client.post("/v1/admin/reindex").status_code == 401
     minter = client.post("/v1/admin/api-keys", json={"name": "m2", "role": "minter"}, headers=admin(None)).json()
     assert client.post("/v1/admin/reindex", headers={"X-API-Key": minter["api_key"]}).status_code == 403
-    before = client.get("/v1/assets", params={"limit": 1000}).json()["items"]
+    before = client.get("/v1/assets", params={"limit": 1000, "status": "minted"}).json()["items"]
     r = client.post("/v1/admin/reindex", headers=admin(None))
     assert r.status_code == 200 and r.json()["tokens"] >= len(before)
     after = {a["token_id"]: a["owner"] for a in client.get("/v1/assets", params={"limit": 1000}).json()["items"]}
@@ -408,3 +410,90 @@ def test_restart_on_the_same_data_dir_keeps_chain_index_and_content(tmp_path):
         assert mint(c, hdr, data, {"name": "again"}, owner=owner).status_code == 409
         b = mint(c, hdr, secrets.token_bytes(10), {"name": "after"}, owner=owner)
         assert b.status_code == 201 and b.json()["token_id"] == a["token_id"] + 1
+
+
+def _anvil(server, method: str, *params):
+    return server.service.chain.rpc.request(method, list(params))
+
+
+def test_listing_shows_pending_and_offchain_registrations_with_a_stable_cursor(server, client):
+    """GET /v1/assets lists every registration in the order the registry recorded it: off-chain
+    ones (no token yet), a mint still pending (its block not mined) and minted ones, each with
+    its status; the row-id cursor pages through them once each, even while the pending one
+    turns minted under it; filters by owner, content hash and status."""
+    acct = Account.create()
+    r = sign_in(client, acct)
+    assert r.status_code == 200, r.text
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def register(data: bytes | None, **form) -> dict:
+        files = {"file": ("a.bin", data, "application/octet-stream")} if data is not None else None
+        resp = client.post("/v1/assets", data={"metadata": json.dumps({"name": "รายการ"}), **form}, files=files,
+                           headers=h)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def listing(**params) -> list[dict]:
+        resp = client.get("/v1/assets", params={"owner": acct.address, **params})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["items"]
+
+    off1 = register(None, content_hash="0x" + secrets.token_bytes(32).hex(), onchain="false")
+    minted = register(secrets.token_bytes(100))
+    off2 = register(None, content_hash="0x" + secrets.token_bytes(32).hex(), onchain="false")
+    assert off1["token_id"] is None and minted["status"] == "minted"
+    _anvil(server, "evm_setAutomine", False)  # the next mint waits for a block nobody mines
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(register, secrets.token_bytes(100))
+            deadline = time.monotonic() + 30
+            while not (pending := listing(status="pending")):
+                assert not fut.done() or fut.result() is None
+                assert time.monotonic() < deadline, "the pending mint never showed in the listing"
+                time.sleep(0.1)
+            assert len(pending) == 1 and pending[0]["token_id"] is None and pending[0]["onchain"] is True
+            order = [off1["content_hash"], minted["content_hash"], off2["content_hash"], pending[0]["content_hash"]]
+            items = listing()
+            assert [a["content_hash"] for a in items] == order
+            assert [a["status"] for a in items][1:4:2] == ["minted", "pending"]
+            assert all(a["status"] in ("logging", "logged") and a["onchain"] is False for a in (items[0], items[2]))
+            # page by one; the pending mint lands (gets a token id) between two pages
+            seen, cursor = [], None
+            for k in range(10):
+                params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+                page = client.get("/v1/assets", params={"owner": acct.address, **params}).json()
+                seen += page["items"]
+                if k == 1:
+                    _anvil(server, "evm_mine")
+                    last = fut.result(timeout=60)
+                    assert last["status"] == "minted" and last["token_id"] is not None
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            assert [a["content_hash"] for a in seen] == order  # each once, in order
+            assert seen[3]["status"] == "minted" and seen[3]["token_id"] == last["token_id"]
+    finally:
+        _anvil(server, "evm_setAutomine", True)
+    # filters
+    deadline = time.monotonic() + 30
+    while {a["status"] for a in listing(status="offchain")} != {"logged"}:  # a checkpoint covers both
+        assert time.monotonic() < deadline, listing(status="offchain")
+        time.sleep(0.2)
+    assert [a["content_hash"] for a in listing(status="logged")] == [off1["content_hash"], off2["content_hash"]]
+    assert listing(status="logging") == [] and listing(status="pending") == [] and listing(status="failed") == []
+    assert [a["token_id"] for a in listing(status="minted")] == [minted["token_id"], last["token_id"]]
+    assert all(isinstance(a["log_index"], int) for a in listing(status="offchain"))  # their receipts exist
+    only = client.get("/v1/assets", params={"content_hash": off2["content_hash"]}).json()["items"]
+    assert len(only) == 1 and only[0]["status"] == "logged" and only[0]["owner"] == acct.address
+    assert client.get("/v1/assets", params={"content_hash": off2["content_hash"], "status": "minted"}).json() == {
+        "items": [], "next_cursor": None}
+    # bad filters and cursors: 422 naming what is wrong
+    bad = client.get("/v1/assets", params={"status": "sold"})
+    assert bad.status_code == 422 and "status" in bad.json()["detail"], bad.text
+    old = base64.urlsafe_b64encode(str(minted["token_id"]).encode()).decode()  # what the API returned before
+    r = client.get("/v1/assets", params={"cursor": old})
+    assert r.status_code == 422 and "without a cursor" in r.json()["detail"], r.text
+    for junk in ("!!!", base64.urlsafe_b64encode(b"rows-after:x").decode(),
+                 base64.urlsafe_b64encode(b"rows-after:" + b"9" * 40).decode(), "%%%", "\u0e01"):
+        r = client.get("/v1/assets", params={"cursor": junk})
+        assert r.status_code == 422 and "cursor" in r.json()["detail"], (junk, r.text)

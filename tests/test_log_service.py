@@ -351,6 +351,9 @@ def test_log_is_anchored_on_chain_and_the_owner_mints_from_the_log(server, clien
     rec = receipt(client, ch)
     a = wait_status(client, ch, "anchored")
     assert a["log_index"] == rec["index"]
+    listed = client.get("/v1/assets", params={"owner": acct.address, "status": "anchored", "limit": 1000}).json()
+    assert ch in [x["content_hash"] for x in listed["items"]]
+    assert all(x["status"] == "anchored" and x["token_id"] is None for x in listed["items"])
     anchor = svc.registry.latest_log_anchor()
     assert anchor is not None and anchor.tree_size > rec["index"]
     log = server.app.state.log

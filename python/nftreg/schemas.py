@@ -5,13 +5,13 @@ Plain pydantic: importing this module does not pull in FastAPI."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 __all__ = [
     "ApiKeyIn", "ApiKeyOut", "Asset", "AssetBatchIn", "AssetBatchItem", "AssetBatchOut", "AssetBatchResult",
-    "AssetPage", "Batch", "BatchProof", "BatchProofs", "Challenge", "ChallengeIn",
+    "AssetPage", "AssetStatusFilter", "Batch", "BatchProof", "BatchProofs", "Challenge", "ChallengeIn",
     "Limits", "Nonce", "Ownership", "OwnershipIn", "PinsOut", "ProofsReport", "ServerInfo", "Session", "SignatureResult",
     "SignaturesReport", "SiweIn", "Voucher", "VoucherFields", "VoucherIn",
 ]
@@ -58,9 +58,10 @@ class Asset(BaseModel):
     token_uri: str
     media_type: str | None
     size: int | None
-    status: str = Field(description="pending (signed, not in a block) | minted (in a block); registered "
-                                    "off-chain: logging (accepted) | logged (in the registration log) | "
-                                    "anchored (a checkpoint covering it is anchored on-chain)")
+    status: str = Field(description="pending (signed, not in a block) | minted (in a block) | failed (its "
+                                    "mint reverted or was dropped; listed only on request); registered off-chain: "
+                                    "logging (accepted) | logged (in the registration log) | anchored (a checkpoint "
+                                    "covering it is anchored on-chain)")
     final: bool = Field(description="minted and deep/old enough that a reorg or devnet restart cannot undo it")
     tx_hash: str | None
     block_number: int | None
@@ -70,6 +71,10 @@ class Asset(BaseModel):
     receipt: str | None = Field(None, description="where its log receipt is served")
     registered_at: datetime | None = Field(None, description="when this registry recorded the registration "
                                                              "(accepted it, or indexed a mint made elsewhere), UTC")
+
+
+# GET /v1/assets?status=: a status as Asset shows it; offchain = any of logging, logged, anchored
+AssetStatusFilter = Literal["pending", "minted", "failed", "offchain", "logging", "logged", "anchored"]
 
 
 class AssetPage(BaseModel):

@@ -44,11 +44,14 @@ def assets_cmd(
     ctx: typer.Context,
     owner: str | None = typer.Option(None, "--owner", help="only this holder's tokens"),
     content_hash: str | None = typer.Option(None, "--content-hash"),
+    status: str | None = typer.Option(None, "--status", help="only this status: pending, minted, failed, offchain "
+                                      "(any of logging, logged, anchored), logging, logged or anchored"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ) -> None:
-    """List a registry's minted assets (every page), with --remote URL or NFTREG_REMOTE."""
+    """List a registry's registrations: minted, pending and off-chain (every page), with
+    --remote URL or NFTREG_REMOTE."""
     if not state(ctx).remote:
         fail("assets lists a running registry's index: give --remote URL (or set NFTREG_REMOTE)")
     from nftreg.cli import remote
 
-    remote.assets(ctx, owner, content_hash, as_json)
+    remote.assets(ctx, owner, content_hash, as_json, status)

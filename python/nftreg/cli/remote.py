@@ -175,16 +175,17 @@ def lookup(ctx: typer.Context, file: Path, as_json: bool) -> None:
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
-def assets(ctx: typer.Context, owner: str | None, content_hash: str | None, as_json: bool) -> None:
+def assets(ctx: typer.Context, owner: str | None, content_hash: str | None, as_json: bool,
+           status: str | None = None) -> None:
     """JSON lines (one asset per line) or a table; pages are fetched as the listing goes."""
     n = 0
     with client(ctx) as c:
-        for a in c.assets(owner=owner, content_hash=content_hash, page_size=500):
+        for a in c.assets(owner=owner, content_hash=content_hash, status=status, page_size=500):
             n += 1
             if as_json:
                 typer.echo(a.model_dump_json())
             else:
-                typer.echo(f"{a.token_id}\t{a.owner}\t{a.content_hash}\t{a.token_uri}\t"
+                typer.echo(f"{'-' if a.token_id is None else a.token_id}\t{a.owner}\t{a.content_hash}\t{a.token_uri}\t"
                            f"{'final' if a.final else a.status}")
     if not as_json:
         typer.echo(f"{n:,} asset(s)", err=True)

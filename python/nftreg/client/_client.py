@@ -210,12 +210,14 @@ class Client(_Base):
         <remote service>: queued|pinning|pinned|failed|None}}``."""
         return self._run(f.pins(token_id))
 
-    def assets(self, *, owner: str | None = None, content_hash: str | None = None,
+    def assets(self, *, owner: str | None = None, content_hash: str | None = None, status: str | None = None,
                page_size: int = 100) -> Iterator[Asset]:
-        """Every matching asset, fetched a page at a time as the iterator advances."""
+        """Every matching registration (minted, pending, off-chain; ``status`` narrows it to one
+        status, e.g. ``minted`` or ``offchain``), in the order the registry recorded them,
+        fetched a page at a time as the iterator advances."""
         cursor: str | None = None
         while True:
-            page = self._run(f.asset_page(owner, content_hash, cursor, page_size))
+            page = self._run(f.asset_page(owner, content_hash, cursor, page_size, status))
             yield from page.items
             if not page.next_cursor:
                 return
@@ -361,11 +363,11 @@ class AsyncClient(_Base):
     async def pins(self, token_id: int) -> PinsOut:
         return await self._run(f.pins(token_id))
 
-    async def assets(self, *, owner: str | None = None, content_hash: str | None = None,
+    async def assets(self, *, owner: str | None = None, content_hash: str | None = None, status: str | None = None,
                      page_size: int = 100) -> AsyncIterator[Asset]:
         cursor: str | None = None
         while True:
-            page = await self._run(f.asset_page(owner, content_hash, cursor, page_size))
+            page = await self._run(f.asset_page(owner, content_hash, cursor, page_size, status))
             for a in page.items:
                 yield a
             if not page.next_cursor:

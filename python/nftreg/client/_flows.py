@@ -195,12 +195,15 @@ def mint_from_log(asset_id: str, idempotency_key: str | None) -> Flow[Asset]:
     return as_model(resp, Asset)
 
 
-def asset_page(owner: str | None, content_hash: str | None, cursor: str | None, limit: int) -> Flow[AssetPage]:
+def asset_page(owner: str | None, content_hash: str | None, cursor: str | None, limit: int,
+               status: str | None = None) -> Flow[AssetPage]:
     params: dict[str, Any] = {"limit": limit}
     if owner:
         params["owner"] = owner
     if content_hash:
         params["content_hash"] = content_hash
+    if status:
+        params["status"] = status
     if cursor:
         params["cursor"] = cursor
     return as_model((yield Req("GET", "/v1/assets", params=params)), AssetPage)

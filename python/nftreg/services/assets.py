@@ -7,16 +7,20 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
-from nftreg.db import Asset, Database
+from nftreg.db import Asset, Database, LogRecord
 from nftreg.services import validate
 from nftreg.services.auth import aware
-from nftreg.services.errors import NotFound
+from nftreg.services.errors import NotFound, Unprocessable
 from nftreg.services.logfeed import LogFeed
 from nftreg.services.outbox import Outbox
 
-__all__ = ["Assets", "asset_view", "new_row_view"]
+__all__ = ["LIST_STATUSES", "Assets", "asset_view", "new_row_view"]
+
+# what GET /v1/assets can filter by: the statuses assets are shown with (``offchain``: any of the
+# three off-chain ones); a listing without a filter shows every status but ``failed``
+LIST_STATUSES = ("pending", "minted", "failed", "offchain", "logging", "logged", "anchored")
 
 
 def asset_view(a: Asset | SimpleNamespace, log_index: int | None = None, anchored_size: int = 0) -> dict[str, Any]:
@@ -81,11 +85,37 @@ class Assets:
         missing = f"no token {token_id} in the index"
         return self._one(Asset.token_id == validate.token_id(token_id, missing), missing, True)
 
-    def list(self, *, owner: str | None, content_hash: str | None, after: int, limit: int) -> list[dict[str, Any]]:
-        q = select(Asset).where(Asset.status == "minted", Asset.token_id > max(-1, min(after, validate.INT64 - 1)))
+    def list(self, *, owner: str | None, content_hash: str | None, status: str | None = None, after: int = 0,
+             limit: int = 100) -> list[dict[str, Any]]:
+        """Registrations in the order the registry recorded them (row id, after ``after``):
+        minted, pending and off-chain alike, each with its status as ``view`` shows it; a mint
+        that failed only when ``status`` asks for ``failed``. ``status`` filters by the status
+        shown (``offchain``: any of logging, logged, anchored)."""
+        if status is not None and status not in LIST_STATUSES:
+            raise Unprocessable(f"status: one of {', '.join(LIST_STATUSES)}")
+        private_idx = (select(LogRecord.log_index).where(LogRecord.key == literal("private:") + Asset.content_hash)
+                       .scalar_subquery())
+        q = select(Asset, private_idx).where(Asset.id > max(0, min(after, validate.INT64 - 1)))
         if owner:
             q = q.where(Asset.owner == validate.address(owner))
         if content_hash:
             q = q.where(Asset.content_hash == validate.hex32(content_hash, "content_hash"))
+        anchored = self.logfeed.anchored_size() if self.logfeed is not None else 0
+        if status in (None, "offchain"):
+            q = q.where(Asset.status != "failed") if status is None else q.where(Asset.status == "offchain")
+        elif status in ("pending", "minted", "failed"):
+            q = q.where(Asset.status == status)
+        else:
+            q = q.where(Asset.status == "offchain")
+            q = q.where(private_idx.is_(None) if status == "logging"
+                        else private_idx >= anchored if status == "logged" else private_idx < anchored)
         with self.db.read() as s:
-            return [asset_view(a) for a in s.scalars(q.order_by(Asset.token_id).limit(limit))]
+            rows = list(s.execute(q.order_by(Asset.id).limit(limit)).all())
+            others = [a.content_hash for a, _ in rows if a.status != "offchain"]
+            minted_idx: dict[str, Any] = dict(s.execute(select(LogRecord.key, LogRecord.log_index).where(
+                LogRecord.key.in_([f"reg:{h}" for h in others]))).all()) if others and self.logfeed else {}
+        out = []
+        for a, pidx in rows:
+            idx = pidx if pidx is not None or a.status == "offchain" else minted_idx.get(f"reg:{a.content_hash}")
+            out.append({**asset_view(a, None if idx is None else int(idx), anchored), "row_id": a.id})
+        return out

@@ -143,8 +143,9 @@ class RegistryService:
     def get_asset_by_hash(self, ch: str, *, fresh: bool = True) -> dict[str, Any]:
         return self.assets.by_hash(ch, fresh=fresh)
 
-    def list_assets(self, *, owner: str | None, content_hash: str | None, after: int, limit: int) -> list[dict[str, Any]]:
-        return self.assets.list(owner=owner, content_hash=content_hash, after=after, limit=limit)
+    def list_assets(self, *, owner: str | None, content_hash: str | None, status: str | None = None, after: int = 0,
+                    limit: int = 100) -> list[dict[str, Any]]:
+        return self.assets.list(owner=owner, content_hash=content_hash, status=status, after=after, limit=limit)
 
     def create_batch(self, text: str, fmt: str) -> dict[str, Any]:
         return self.batches.create(text, fmt)

@@ -25,7 +25,14 @@ from nftreg.api.jsonbody import JsonRoute
 from nftreg.claims import parse_json
 from nftreg.errors import InvalidInputError
 from nftreg.metadata import build_metadata
-from nftreg.schemas import MAX_ASSET_BATCH, Asset, AssetBatchIn, AssetBatchOut, AssetPage
+from nftreg.schemas import (
+    MAX_ASSET_BATCH,
+    Asset,
+    AssetBatchIn,
+    AssetBatchOut,
+    AssetPage,
+    AssetStatusFilter,
+)
 from nftreg.services.errors import Forbidden, Unauthorized, Unprocessable
 from nftreg.services.idempotency import fingerprint, run_idempotent
 from nftreg.services.sniff import sniff
@@ -223,15 +230,35 @@ def get_asset(asset_id: str, service: ServiceDep) -> dict[str, Any]:
     raise Unprocessable("asset_id: expected a token id or a 0x 32-byte content hash")
 
 
+_CURSOR = "rows-after:"  # a cursor is base64url of this and an assets row id (the order of registration)
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (ValueError, UnicodeError):
+        raise Unprocessable("cursor: not a cursor this API returned") from None
+    if text.isascii() and text.isdigit():
+        raise Unprocessable("cursor: a cursor from before the listing included pending and off-chain registrations "
+                            "(it counted token ids); list again without a cursor")
+    rest = text.removeprefix(_CURSOR)
+    if rest == text or not (rest.isascii() and rest.isdigit()) or len(rest) > 19:
+        raise Unprocessable("cursor: not a cursor this API returned")
+    return int(rest)
+
+
 @router.get("/v1/assets", response_model=AssetPage)
 def list_assets(service: ServiceDep, owner: str | None = None, content_hash: str | None = None,
+                status: Annotated[AssetStatusFilter | None, Query(
+                    description="only assets shown with this status (offchain: logging, logged or anchored); "
+                                "without it every registration but a failed mint")] = None,
                 cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    after = 0
-    if cursor:
-        try:
-            after = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise Unprocessable("cursor: not a cursor this API returned") from None
-    items = service.list_assets(owner=owner, content_hash=content_hash, after=after, limit=limit)
-    nxt = base64.urlsafe_b64encode(str(items[-1]["token_id"]).encode()).decode() if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    """Registrations in the order the registry recorded them: minted, pending and off-chain
+    (no token yet), each with its status; page on with ``next_cursor``."""
+    items = service.list_assets(owner=owner, content_hash=content_hash, status=status, after=_after(cursor),
+                                limit=limit)
+    last = items[-1]["row_id"] if items else None
+    nxt = base64.urlsafe_b64encode(f"{_CURSOR}{last}".encode()).decode() if len(items) == limit else None
+    return {"items": [{k: v for k, v in i.items() if k != "row_id"} for i in items], "next_cursor": nxt}
