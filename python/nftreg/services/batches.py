@@ -20,7 +20,7 @@ from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsErr
 from nftreg.ipfs import ContentStore
 from nftreg.merkle import StandardMerkleTree
 from nftreg.services import validate
-from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable
+from nftreg.services.errors import Conflict, NotFound, Unavailable, Unprocessable, from_chain
 from nftreg.services.outbox import Landed, Outbox, WriteHooks
 
 __all__ = ["Batches"]
@@ -89,12 +89,11 @@ class Batches:
             with self.outbox.send_lock:
                 entry = self.outbox.send("anchor", {"root": root, "tree_cid": tree_cid},
                                       self.registry.build_anchor(root, tree_cid), link)
-        except ContractRevert as e:
-            with self.db.write() as s:
-                s.delete(s.get(Batch, batch_id))
-            raise Conflict(f"the registry refused the anchor: {e}") from None
         except ChainError as e:
-            raise Unavailable(f"chain: {e}") from None
+            if isinstance(e, ContractRevert):
+                with self.db.write() as s:
+                    s.delete(s.get(Batch, batch_id))
+            raise from_chain(e, "anchor", sent=False, refused=Conflict) from None
         try:
             self.outbox.wait(entry)
         except ChainError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nftreg.errors import NftregError
+from nftreg.errors import ChainError, ContractRevert, NftregError
 
 
 class ServiceError(NftregError):
@@ -47,3 +47,24 @@ class TooLarge(ServiceError):
 
 class Unavailable(ServiceError):
     status, title = 503, "Dependency unavailable"
+
+
+def from_chain(e: ChainError, what: str, *, sent: bool, content_hash: str | None = None,
+               refused: type[ServiceError] | None = None,
+               kept: str = "the signed transaction is kept and will be reconciled") -> ServiceError:
+    """What a client hears when the chain fails a write of ``what`` (the one mapping of
+    ContractRevert / ChainError for the services that send writes).
+
+    Before the write left (``sent`` False: its dry run or send): the contract's
+    ``ContentAlreadyRegistered`` for ``content_hash`` is a Conflict naming the token, any other
+    revert is ``refused`` (Unprocessable unless given), a node failure is Unavailable. After it
+    left (``sent``: waiting for its receipt): a revert is Unprocessable, a node failure is
+    Unavailable and says the write is ``kept``."""
+    if isinstance(e, ContractRevert):
+        if sent:
+            return Unprocessable(f"the registry contract reverted the {what}: {e}")
+        if content_hash is not None and e.name == "ContentAlreadyRegistered":
+            return Conflict(f"content hash {content_hash} is already registered on-chain as token {e.args_[1]}",
+                            token_id=int(e.args_[1]))
+        return (refused or Unprocessable)(f"the registry contract refused the {what}: {e}")
+    return Unavailable(f"chain: {e}; {kept}" if sent else f"chain: {e}")

@@ -28,7 +28,7 @@ from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsErr
 from nftreg.ipfs import ContentStore
 from nftreg.metadata import canonical_json
 from nftreg.services import validate
-from nftreg.services.errors import Conflict, Unavailable, Unprocessable
+from nftreg.services.errors import Conflict, Unavailable, Unprocessable, from_chain
 from nftreg.services.outbox import Landed, Outbox, SimulatedCrash, WriteHooks, copy_error
 from nftreg.services.sniff import sniff
 
@@ -228,10 +228,7 @@ class Minting:
             entry = self._send(job, batch=batch)
         except ContractRevert as e:
             self._release(p.content_hash)
-            if e.name == "ContentAlreadyRegistered":
-                raise Conflict(f"content hash {p.content_hash} is already registered on-chain as token {e.args_[1]}",
-                               token_id=int(e.args_[1])) from None
-            raise Unprocessable(f"the registry contract refused the mint: {e}") from None
+            raise from_chain(e, "mint", sent=False, content_hash=p.content_hash) from None
         except SimulatedCrash:
             raise
         except ChainError as e:
@@ -239,7 +236,7 @@ class Minting:
                 a = s.scalars(select(Asset).where(Asset.content_hash == p.content_hash)).one_or_none()
             if a is None or a.outbox_id is None:
                 self._release(p.content_hash)
-            raise Unavailable(f"chain: {e}") from None
+            raise from_chain(e, "mint", sent=False) from None
         except BaseException:
             self._release(p.content_hash)
             raise
@@ -250,9 +247,9 @@ class Minting:
                 # the batch reverted as a whole (an item registered on-chain after its dry run):
                 # its rows were released; this item goes again on its own
                 return self._mint_reserved(p, owner, request_key, batch=False)
-            raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
+            raise from_chain(e, "mint", sent=True) from None
         except ChainError as e:
-            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
+            raise from_chain(e, "mint", sent=True) from None
         return entry.id
 
     def resume(self, outbox_id: int) -> int:
@@ -265,10 +262,8 @@ class Minting:
                 with self.outbox.send_lock:
                     self.outbox.broadcast(entry)
             self.outbox.wait_shared(entry)
-        except ContractRevert as e:
-            raise Unprocessable(f"the registry contract reverted the mint: {e}") from None
         except ChainError as e:
-            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
+            raise from_chain(e, "mint", sent=True) from None
         return outbox_id
 
     def _send(self, job: _MintJob, *, batch: bool) -> OutboxTx:

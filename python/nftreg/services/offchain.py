@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from nftreg.chain import Registry
 from nftreg.db import Asset, Database, OutboxTx
 from nftreg.db.models import utcnow
-from nftreg.errors import ChainError, ContractRevert, InvalidInputError, IpfsError
+from nftreg.errors import ChainError, InvalidInputError, IpfsError
 from nftreg.ipfs import ContentStore
 from nftreg.ipfs.base import add_many
 from nftreg.log.entry import EntryKind
@@ -32,6 +32,7 @@ from nftreg.services.errors import (
     ServiceError,
     Unavailable,
     Unprocessable,
+    from_chain,
 )
 from nftreg.services.idempotency import fingerprint
 from nftreg.services.logfeed import LogFeed
@@ -223,19 +224,12 @@ class OffchainRegistration:
 
             with self.outbox.send_lock:
                 sent = self.outbox.send("mint", intent, tx, link)
-        except ContractRevert as e:
-            if e.name == "ContentAlreadyRegistered":
-                raise Conflict(f"content hash {hash_hex} is already registered on-chain as token {e.args_[1]}",
-                               token_id=int(e.args_[1])) from None
-            raise Unprocessable(f"the registry contract refused the mint from the log: {e}") from None
         except ChainError as e:
-            raise Unavailable(f"chain: {e}") from None
+            raise from_chain(e, "mint from the log", sent=False, content_hash=hash_hex) from None
         try:
             self.outbox.wait_shared(sent)
-        except ContractRevert as e:
-            raise Unprocessable(f"the registry contract reverted the mint from the log: {e}") from None
         except ChainError as e:
-            raise Unavailable(f"chain: {e}; the signed transaction is kept and will be reconciled") from None
+            raise from_chain(e, "mint from the log", sent=True) from None
         return hash_hex
 
     def _group_commit(self, jobs: list[_OffchainJob]) -> None:
