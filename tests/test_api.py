@@ -17,6 +17,7 @@ from eth_account.messages import encode_defunct
 from nftreg.chain.anvil import ANVIL_DEV_KEY
 from nftreg.cid import cid_of
 from nftreg.settings import DEV_ADMIN_KEY, Settings
+from plugin_postgres import own_database
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -30,8 +31,11 @@ def server(request, tmp_path_factory):
         assert settings.rpc_url == "anvil://" and settings.ipfs_api is None and settings.database_url is None
     else:
         anvil, kubo, pg = (request.getfixturevalue(n) for n in ("anvil", "kubo", "postgres"))
+        # a database of its own: log_entries rows this server's log indexed must not meet another
+        # module's server (another log) on the shared one, whose pump would number its entries from 0
         settings = Settings(data_dir=data, rpc_url=anvil.url, private_key=ANVIL_DEV_KEY, ipfs_api=kubo.api,
-                            database_url=pg, env="test", admin_api_key="test-admin-key-0123456789")
+                            database_url=own_database(pg, "api"), env="test",
+                            admin_api_key="test-admin-key-0123456789")
     with LiveServer(settings) as srv:
         yield srv
 
