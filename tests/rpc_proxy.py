@@ -37,6 +37,7 @@ class FaultyRpcProxy:
         self.p_other = p_other
         self.stall_s = stall_s
         self.enabled = True
+        self.fail_methods: set[str] = set()  # while enabled, these methods always fail (502)
         self.lock = threading.Lock()
         self.faults: Counter[str] = Counter()
         self.delivered: dict[int, set[str]] = {}  # nonce -> hashes of the transactions the node got
@@ -70,6 +71,9 @@ class FaultyRpcProxy:
         with self.lock:
             if not self.enabled:
                 return "pass"
+            if method in self.fail_methods:
+                self.faults["error"] += 1
+                return "error"
             r = self.rng.random()
             if method == "eth_sendRawTransaction":
                 refuse, lose, stall = self.p

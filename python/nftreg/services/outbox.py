@@ -169,16 +169,28 @@ class Outbox:
                 raise
             except ChainError as e:
                 if "already used by another transaction" in str(e):
-                    if not self._landed_elsewhere(entry):
-                        self.fail(entry.id, str(e))
+                    # The nonce is used: by this very write (it landed after the caller looked
+                    # for its receipt, e.g. a send that stalled and reached the node late, or an
+                    # earlier fee-bumped version of it) or by another transaction. Only the
+                    # second fails the write, and only when the receipts say so: if they cannot
+                    # be read now, it stays 'signed' and the next pass looks again.
+                    try:
+                        ours = self._landed(entry)
+                    except ChainError:
+                        raise e from None
+                    if ours:
+                        return
+                    self.fail(entry.id, str(e))
                     raise
                 if i == attempts - 1 or "unreachable" not in str(e):
                     raise
                 time.sleep(0.25 * 2**i)
 
-    def _landed_elsewhere(self, entry: OutboxTx) -> bool:
-        """Whether the nonce went to an earlier version of this very write (a fee bump's)."""
-        return any(r is not None for r in self.chain.receipts(hashes_of(entry)[1:]))
+    def _landed(self, entry: OutboxTx) -> bool:
+        """Whether one of this write's transactions (the current one, or one a fee bump
+        replaced) has a receipt. Raises ChainError when the node cannot tell now."""
+        with self.rpc("receipts"):
+            return any(r is not None for r in self.chain.receipts(hashes_of(entry)))
 
     def bump(self, entry: OutboxTx) -> bool:
         """Replace a stuck write by the same transaction with higher fees (same nonce). False
