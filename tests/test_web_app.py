@@ -248,7 +248,7 @@ def tab(browser, env):
 
 
 def _register(tab: Page, data: bytes, *, name: str, filename: str, private: bool = False, mime: str = "application/octet-stream",
-              attrs: tuple[tuple[str, str], ...] = (), description: str = "") -> None:
+              attrs: tuple[tuple[str, str], ...] = (), description: str = "", offchain: bool = False) -> None:
     tab.go("register")
     tab.set_file("#register-file", filename, data, mime)
     tab.p.fill("#reg-name", name)
@@ -261,6 +261,8 @@ def _register(tab: Page, data: bytes, *, name: str, filename: str, private: bool
         tab.p.fill(f"#attr-value-{i}", v)
     if private:
         tab.p.check("#reg-private")
+    if offchain:
+        tab.p.check("#reg-offchain")
     tab.p.click("#register-submit")
 
 
@@ -689,6 +691,218 @@ def test_thai_switch_buddhist_dates_and_thai_errors(tab, env):
     tab.go("lookup")
     tab.shot("lookup-thai")
     tab.p.select_option("#lang", "en")
+
+
+# ------------------------------------------------------------- off-chain registration and receipts
+
+
+def _axe_clean(page: Page, what: str) -> None:
+    page.p.evaluate(AXE.read_text())  # evaluated by the test harness, not by the page (its CSP forbids this)
+    result = page.p.evaluate("async () => { const r = await axe.run(document); "
+                             "return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})); }")
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{what}: {bad}"
+
+
+def _register_off_chain(tab: Page, env: Env, data: bytes, name: str) -> dict[str, Any]:
+    """Register `data` off-chain from the page and wait until the page shows its receipt checked;
+    returns the asset as the API reads it."""
+    mark = env.tap.mark()
+    _register(tab, data, name=name, filename="off-chain.bin", offchain=True)
+    tab.p.wait_for_selector('#mint-state[data-state="logging"], #mint-state[data-state="logged"], '
+                            '#mint-state[data-state="anchored"]', timeout=60_000)
+    tab.p.wait_for_selector('#receipt-verdict:not([data-verified="checking"])', timeout=30_000)
+    wire = env.tap.since(mark)
+    assert b'name="onchain"\r\n\r\nfalse\r\n' in wire, "the page did not send onchain=false"
+    digest = "0x" + hashlib.sha256(data).hexdigest()
+    asset = env.http.get(f"/v1/assets/{digest}").json()
+    assert asset["onchain"] is False and asset["token_id"] is None and asset["tx_hash"] is None
+    assert asset["status"] in ("logged", "anchored")
+    assert tab.field("#register-status", "content_hash") == digest
+    assert tab.p.query_selector('#register-status [data-field="token_id"]') is None
+    return asset
+
+
+def _download_receipt(tab: Page) -> tuple[dict[str, Any], Path, str]:
+    with tab.p.expect_download() as dl:
+        tab.p.click("#receipt-download")
+    path = Path(dl.value.path())
+    return json.loads(path.read_text()), path, dl.value.suggested_filename
+
+
+def test_register_off_chain_receipt_verified_in_the_page(tab, env, tmp_path):
+    import shlex
+
+    from nftreg.log import verify_receipt
+
+    data = b"off-chain from the page " + os.urandom(3000)
+    asset = _register_off_chain(tab, env, data, "Off-chain drawing")
+    assert tab.p.get_attribute("#receipt-verdict", "data-verified") == "true", tab.text("#receipt-verdict")
+    log = env.http.get("/v1/log").json()
+    served = env.http.get(f"/v1/assets/{asset['content_hash']}/receipt").json()
+    index = served["index"]
+    verdict = tab.text("#receipt-verdict")
+    assert verdict.startswith("Verified in this browser") and log["origin"] in verdict, verdict
+    assert tab.field("#receipt", "log_index") == f"{index:,}"
+    assert tab.field("#receipt", "origin") == log["origin"]
+    assert int(tab.field("#receipt", "tree_size").replace(",", "")) > index
+    assert tab.p.input_value("#receipt-key") == log["verifier_key"]
+    # the receipt the page links to verifies in Python too, and the page's command line checks it
+    receipt, path, filename = _download_receipt(tab)
+    assert receipt["index"] == index and receipt["leaf_hash"] == served["leaf_hash"]
+    cp = verify_receipt(receipt, log["verifier_key"])
+    assert cp.origin == log["origin"] and cp.size == receipt["tree_size"]
+    cli = shlex.split(tab.text("#receipt-cli"))
+    assert cli[:3] == ["nftreg", "log", "verify"] and cli[3] == filename and cli[4:] == ["--key", log["verifier_key"]]
+    (tmp_path / filename).write_bytes(path.read_bytes())
+    nftreg_bin = str(ROOT / ".venv/bin/nftreg") if (ROOT / ".venv/bin/nftreg").exists() else shutil.which("nftreg")
+    run = subprocess.run([nftreg_bin, *cli[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and run.stdout.startswith("valid:"), run.stdout + run.stderr
+    (ARTIFACTS / "receipt.json").write_text(json.dumps(receipt))
+    tab.shot("register-offchain-receipt")
+    _axe_clean(tab, "register with a receipt")
+    # a key the person pastes instead (another log's key, same name): the page says NOT verified
+    from nftreg.log.note import LogKey
+
+    other = LogKey(log["origin"], os.urandom(32)).verifier_key
+    tab.p.fill("#receipt-key", other)
+    tab.p.click("#receipt-check")
+    tab.p.wait_for_selector('#receipt-verdict[data-verified="false"][data-reason="nosig"]')
+    assert tab.text("#receipt-verdict").startswith("NOT verified")
+    assert other in tab.text("#receipt-cli")
+    # the key typed here is kept for the next receipts; the log's own key verifies again
+    tab.p.fill("#receipt-key", log["verifier_key"])
+    tab.p.click("#receipt-check")
+    tab.p.wait_for_selector('#receipt-verdict[data-verified="true"]')
+    assert not tab.errors, tab.errors
+
+
+def test_register_off_chain_in_thai(tab, env):
+    tab.go("register")
+    tab.p.select_option("#lang", "th")
+    try:
+        assert tab.text('label[for="reg-offchain"]') == "ลงทะเบียนนอกเชน (ไม่มีธุรกรรม ไม่เสียค่าแก๊ส)"
+        name = "ภาพถ่ายวัดอรุณ นอกเชน"
+        data = b"th " + os.urandom(2500)
+        _register_off_chain(tab, env, data, name)
+        assert tab.p.get_attribute("#receipt-verdict", "data-verified") == "true"
+        assert tab.text("#receipt-verdict").startswith("ตรวจสอบแล้วในเบราว์เซอร์นี้")
+        assert tab.text("#receipt-title") == "ใบรับจากบันทึกการลงทะเบียน"
+        assert tab.text("#mint-state").startswith("นอกเชน")
+        assert tab.text('#receipt a#receipt-download') == "ดาวน์โหลดใบรับ (JSON)"
+        tab.p.wait_for_selector('#register-status [data-field="name"]')
+        assert tab.field("#register-status", "name") == name
+        meta_cid = tab.text('#register-status [data-field="metadata_cid"]')
+        assert env.http.get(f"/ipfs/{meta_cid}").json()["name"] == name
+        # every string the page shows here is Thai (no English catalogue fallback)
+        body = tab.text("#receipt")
+        assert "Log receipt" not in body and "Verified" not in body
+        tab.shot("register-offchain-thai")
+    finally:
+        tab.p.select_option("#lang", "en")
+
+
+def _tampered(receipt: dict[str, Any], how: str) -> dict[str, Any]:
+    r = json.loads(json.dumps(receipt))
+    if how == "proof":
+        p = r["proof"][0]
+        r["proof"][0] = p[:10] + ("0" if p[10] != "0" else "1") + p[11:]
+    elif how == "signature":
+        text, sigs = r["checkpoint"].rsplit("\n\n", 1)
+        lines = sigs.rstrip("\n").split("\n")
+        head, b64 = lines[0].rsplit(" ", 1)
+        blob = bytearray(base64.b64decode(b64))
+        blob[20] ^= 0x01  # a byte of the Ed25519 signature (after the 4-byte key id)
+        lines[0] = f"{head} {base64.b64encode(bytes(blob)).decode()}"
+        r["checkpoint"] = text + "\n\n" + "\n".join(lines) + "\n"
+    elif how == "entry":
+        e = r["entry"]
+        r["entry"] = e[:-2] + ("00" if e[-2:] != "00" else "01")
+    return r
+
+
+@pytest.mark.parametrize("how,reason", [("proof", "root"), ("signature", "signature"), ("entry", "entry")])
+def test_a_tampered_receipt_is_not_verified_in_the_page(tab, env, tmp_path, how, reason):
+    from nftreg.errors import InvalidInputError
+    from nftreg.log import verify_receipt
+
+    # the receipt the page offered, as of now (later registrations grew the tree: a longer proof)
+    index = json.loads((ARTIFACTS / "receipt.json").read_text())["index"]
+    receipt = env.http.get(f"/v1/log/entries/{index}/receipt").json()
+    key = env.http.get("/v1/log").json()["verifier_key"]
+    assert receipt["proof"], "the log should hold more than one entry here"
+    bad = _tampered(receipt, how)
+    with pytest.raises(InvalidInputError):  # Python agrees it does not verify
+        verify_receipt(bad, key)
+    tab.go("verify")
+    tab.p.wait_for_function(f"() => document.getElementById('receipt-file-key').value === {json.dumps(key)}")
+    # the genuine receipt first (same file input, same key): verified
+    tab.set_file("#receipt-file", "good.json", json.dumps(receipt).encode(), "application/json")
+    tab.p.wait_for_selector('#receipt-file-verdict[data-verified="true"]')
+    tab.set_file("#receipt-file", f"{how}.json", json.dumps(bad).encode(), "application/json")
+    tab.p.wait_for_selector(f'#receipt-file-verdict[data-verified="false"][data-reason="{reason}"]')
+    assert tab.text("#receipt-file-verdict").startswith("NOT verified")
+    tab.shot(f"receipt-tampered-{how}")
+    assert not tab.errors, tab.errors
+
+
+def test_the_page_checks_the_receipt_the_server_sends(tab, env):
+    """The registration view verifies what the server answers, not trusting it: a receipt
+    altered on the way (a signature byte flipped) is shown as NOT verified."""
+    def tamper(route):
+        resp = route.fetch()
+        body = resp.json()
+        route.fulfill(response=resp, json=_tampered(body, "signature") if resp.status == 200 else body)
+
+    tab.p.route("**/v1/assets/*/receipt", tamper)
+    try:
+        _register_off_chain(tab, env, b"tampered on the way " + os.urandom(1000), "tampered")
+        assert tab.p.get_attribute("#receipt-verdict", "data-verified") == "false"
+        assert tab.p.get_attribute("#receipt-verdict", "data-reason") == "signature"
+    finally:
+        tab.p.unroute("**/v1/assets/*/receipt")
+
+
+def test_mint_from_the_log_after_an_anchor(browser, tmp_path_factory):
+    """Its own server, anchoring the log every second: register off-chain in the page, wait for
+    `anchored`, mint the NFT from the log with the button; the token is read back from the chain."""
+    data_dir = tmp_path_factory.mktemp("web-anchor")
+    with serve_process(data_dir, env={"NFTREG_LOG_ANCHOR_INTERVAL_S": "1"}) as (url, proc):
+        e = Env(url, _anvil_url(proc.pid), data_dir)
+        ctx = _new_context(browser, e)
+        page = Page(ctx, e)
+        try:
+            page.go("register")
+            page.p.click("#signin")
+            page.p.wait_for_selector("#signed-in")
+            data = b"mint me from the log " + os.urandom(4000)
+            digest = "0x" + hashlib.sha256(data).hexdigest()
+            _register_off_chain(page, e, data, "จากบันทึก from the log")
+            assert page.p.get_attribute("#receipt-verdict", "data-verified") == "true"
+            page.p.wait_for_selector('#mint-state[data-state="anchored"]', timeout=90_000)
+            page.p.wait_for_selector("#mint-from-log")
+            page.shot("offchain-anchored")
+            page.p.click("#mint-from-log")
+            page.p.wait_for_selector('#mint-state[data-state="minted"], #mint-state[data-state="final"]', timeout=120_000)
+            token = int(page.field("#register-status", "token_id").replace(",", ""))
+            assert e.registry.owner_of(token) == CREATOR
+            assert "0x" + e.registry.content_hash_of(token).hex() == digest
+            asset = e.http.get(f"/v1/assets/{token}").json()
+            assert asset["content_hash"] == digest and asset["tx_hash"]
+            assert page.field("#register-status", "tx_hash") == asset["tx_hash"]
+            page.p.wait_for_selector('#mint-state[data-state="final"]', timeout=120_000)
+            page.shot("offchain-minted-from-log")
+            # the button is gone, and a second mint is refused by the API (one content hash, one token)
+            assert page.p.query_selector("#mint-from-log") is None
+            token_hdr = json.loads(page.p.evaluate("() => sessionStorage.getItem('nftreg.session')"))["token"]
+            again = e.http.post(f"/v1/assets/{digest}/mint-from-log", headers={"Authorization": f"Bearer {token_hdr}"})
+            assert again.status_code == 409
+            assert not page.errors, page.errors
+        finally:
+            ctx.close()
+            e.chain.close()
+            e.http.close()
+            e.tap.close()
 
 
 def test_phone_width_keyboard_and_accessibility(browser, env, tab):

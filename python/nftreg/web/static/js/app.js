@@ -7,6 +7,7 @@ import { cidOf, contentHash } from "./cid.js";
 import { clear, details, download, h } from "./dom.js";
 import { calendar, formatBytes, formatDate, formatNumber, formatPercent, lang, setCalendar, setLang, t } from "./i18n.js";
 import { qrSvg } from "./qr.js";
+import { verifyReceipt } from "./receipt.js";
 import { account, chainId, discover, personalSign, siweMessage, wallets } from "./wallet.js";
 
 const main = document.getElementById("main");
@@ -190,7 +191,7 @@ async function signIn() {
 }
 
 // ---------------------------------------------------------------- register
-const reg = { file: null, name: "", description: "", attrs: [{ key: "", value: "" }], private: false, phase: null,
+const reg = { file: null, name: "", description: "", attrs: [{ key: "", value: "" }], private: false, offchain: false, phase: null,
   sent: 0, total: 0, local: null, asset: null, dup: null, error: null, previewUrl: null };
 
 function preview() {
@@ -232,6 +233,7 @@ function registerStatus() {
     out.push(h("p", { id: "mint-state", "data-state": a.final ? "final" : a.status }, stateText(a)),
       assetDetails(a),
       h("p", {}, certLink(a)));
+    if (rc.hash === a.content_hash) out.push(receiptBox(a));
   }
   if (reg.dup) {
     const date = reg.dup.registered_at ? formatDate(reg.dup.registered_at) : "—";
@@ -245,15 +247,149 @@ function registerStatus() {
 
 function refreshRegisterStatus() {
   const box = document.getElementById("register-status");
+  const focused = document.activeElement && box && box.contains(document.activeElement) ? document.activeElement.id : null;
   if (box) clear(box, registerStatus());
+  if (focused) document.getElementById(focused)?.focus();
 }
 
-async function pollFinal(tokenId) {
-  for (let i = 0; i < 240 && reg.asset && reg.asset.token_id === tokenId && !reg.asset.final; i++) {
-    await new Promise((ok) => setTimeout(ok, 1000));
+// ---------------------------------------------------------------- off-chain: receipt, check, mint from the log
+const rc = { hash: null, receipt: null, result: null, key: "", error: null, minting: false, mintError: null };
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+let logPromise = null;
+/** The log's origin and verifier key (GET /v1/log), cached. */
+function logInfo() {
+  logPromise ??= api("/v1/log").catch((e) => {
+    logPromise = null;
+    throw e;
+  });
+  return logPromise;
+}
+
+function receiptName(hash) {
+  return `nftreg-receipt-${hash.slice(2, 18)}.json`;
+}
+
+function shellQuote(s) {
+  return `'${String(s).replace(/'/g, "'\\''")}'`;
+}
+
+/** Verified / NOT verified (with the reason) / signature not checked: never "verified" unless it was. */
+function receiptVerdict(r, id) {
+  if (!r) return h("p", { id, "data-verified": "checking" }, t("receipt.checking"));
+  if (r.ok) return h("p", { id, class: "ok", "data-verified": "true" }, t("receipt.ok", { index: formatNumber(r.index), origin: r.origin, size: formatNumber(r.size) }));
+  if (r.error) {
+    const params = Object.fromEntries(Object.entries(r.error.params).map(([k, v]) => [k, typeof v === "number" ? formatNumber(v) : v]));
+    return h("p", { id, class: "bad", "data-verified": "false", "data-reason": r.error.code }, t("receipt.bad", { reason: t(`receipt.err.${r.error.code}`, params) }));
+  }
+  return h("p", { id, class: "bad", "data-verified": "unchecked" }, t("receipt.unchecked"));
+}
+
+function keyField(id, value, onInput) {
+  return [h("label", { for: id }, t("receipt.key")),
+    h("input", { id, class: "mono", value, autocomplete: "off", spellcheck: "false", "aria-describedby": `${id}-hint`, oninput: (e) => onInput(e.target.value) }),
+    h("p", { class: "hint", id: `${id}-hint` }, t("receipt.keyhint"))];
+}
+
+function receiptBox(a) {
+  const r = rc.receipt;
+  const out = [h("h2", { id: "receipt-title" }, t("receipt.title"))];
+  if (!r) out.push(h("p", { id: "receipt-waiting" }, t("receipt.waiting")));
+  else {
+    const origin = rc.result?.origin ?? String(r.checkpoint || "").split("\n")[0];
+    const name = receiptName(a.content_hash);
+    out.push(details([
+      [t("receipt.index"), formatNumber(r.index), { "data-field": "log_index" }],
+      [t("receipt.size"), formatNumber(r.tree_size), { "data-field": "tree_size" }],
+      [t("receipt.origin"), mono(origin), { "data-field": "origin" }],
+    ]),
+    receiptVerdict(rc.result, "receipt-verdict"),
+    keyField("receipt-key", rc.key, (v) => { rc.key = v; }),
+    h("p", {}, h("button", { type: "button", id: "receipt-check", onclick: async () => { rc.result = null; refreshRegisterStatus(); await checkReceipt(); refreshRegisterStatus(); } }, t("receipt.check"))),
+    h("p", {}, h("a", { href: `/v1/assets/${a.content_hash}/receipt`, download: name, id: "receipt-download" }, t("receipt.download"))),
+    h("p", {}, t("receipt.cli")),
+    h("pre", { id: "receipt-cli", lang: "en", tabindex: "0" }, `nftreg log verify ${name} --key ${shellQuote(rc.key)}`));
+  }
+  if (a.onchain === false && a.status === "anchored") {
+    const s = session();
+    if (s && s.address.toLowerCase() === a.owner.toLowerCase()) {
+      out.push(h("p", {}, t("mintlog.hint")),
+        h("button", { type: "button", id: "mint-from-log", disabled: rc.minting, onclick: mintFromLog }, t("mintlog.button")));
+    } else {
+      out.push(h("p", { class: "notice", id: "mint-from-log-owner" }, t("mintlog.owneronly", { owner: a.owner })));
+    }
+  }
+  if (rc.minting) out.push(h("p", { role: "status" }, t("mintlog.busy")));
+  if (rc.error) out.push(errorNode(rc.error));
+  if (rc.mintError) out.push(errorNode(rc.mintError));
+  return h("section", { id: "receipt", class: "receipt", "aria-labelledby": "receipt-title" }, out);
+}
+
+async function checkReceipt() {
+  const a = reg.asset;
+  rc.result = await verifyReceipt(rc.receipt, rc.key, { content_hash: a.content_hash, owner: a.owner });
+}
+
+async function loadReceipt(a) {
+  try {
+    const [receipt, log] = await Promise.all([api(`/v1/assets/${a.content_hash}/receipt`), logInfo()]);
+    if (rc.hash !== a.content_hash) return;
+    rc.receipt = receipt;
+    if (!rc.key) rc.key = log.verifier_key;
+    rc.error = null;
+    await checkReceipt();
+  } catch (e) {
+    if (!(e instanceof ApiError) || ![404, 503].includes(e.status)) rc.error = e; // 404: not integrated yet
+  }
+  refreshRegisterStatus();
+}
+
+/** An off-chain registration: follow logging → logged → anchored, fetch and check its receipt. */
+async function followLog(hash) {
+  for (let i = 0; i < 3600; i++) {
+    const a = reg.asset;
+    if (!a || a.content_hash !== hash || a.onchain !== false) return;
+    if (a.status !== "logging" && !rc.receipt) await loadReceipt(a);
+    if (a.status === "anchored" && rc.receipt) return;
+    await sleep(a.status === "logging" || !rc.receipt ? 500 : 1000);
+    let b;
     try {
-      const a = await api(`/v1/assets/${tokenId}`);
-      if (reg.asset && reg.asset.token_id === tokenId) {
+      b = await api(`/v1/assets/${hash}`);
+    } catch (e) {
+      if (e instanceof ApiError && [404, 503].includes(e.status)) continue;
+      throw e;
+    }
+    const now = reg.asset;
+    if (now && now.content_hash === hash && now.onchain === false && (b.status !== now.status || b.log_index !== now.log_index)) {
+      reg.asset = b;
+      refreshRegisterStatus();
+    }
+  }
+}
+
+async function mintFromLog() {
+  const a = reg.asset;
+  Object.assign(rc, { minting: true, mintError: null });
+  refreshRegisterStatus();
+  try {
+    const minted = await api(`/v1/assets/${a.content_hash}/mint-from-log`, { method: "POST", auth: true, headers: { "Idempotency-Key": crypto.randomUUID() } });
+    rc.minting = false;
+    if (reg.asset && reg.asset.content_hash === a.content_hash) reg.asset = minted;
+    refreshRegisterStatus();
+    await pollFinal(hasToken(minted) ? minted.token_id : minted.content_hash);
+  } catch (e) {
+    Object.assign(rc, { minting: false, mintError: e });
+    refreshRegisterStatus();
+  }
+}
+
+async function pollFinal(id) {
+  const hash = reg.asset && reg.asset.content_hash;
+  for (let i = 0; i < 240 && reg.asset && reg.asset.content_hash === hash && !reg.asset.final; i++) {
+    await sleep(1000);
+    try {
+      const a = await api(`/v1/assets/${id}`);
+      if (reg.asset && reg.asset.content_hash === hash) {
         reg.asset = a;
         refreshRegisterStatus();
       }
@@ -270,12 +406,14 @@ async function submitRegister(e) {
   else if (!reg.file) reg.error = new Error(t("register.needfile"));
   else if (!nfc(reg.name)) reg.error = new Error(t("register.needname"));
   if (reg.error) return refreshRegisterStatus();
+  Object.assign(rc, { hash: null, receipt: null, result: null, error: null, minting: false, mintError: null });
   const meta = { name: nfc(reg.name) };
   if (nfc(reg.description)) meta.description = nfc(reg.description);
   const attrs = reg.attrs.filter((a) => nfc(a.key)).map((a) => ({ trait_type: nfc(a.key), value: nfc(a.value) }));
   if (attrs.length) meta.attributes = attrs;
   const form = new FormData();
   form.append("metadata", JSON.stringify(meta));
+  if (reg.offchain) form.append("onchain", "false");
   try {
     if (reg.private) {
       if (reg.file.size > MAX_LOCAL_HASH) throw new Error(t("err.toolarge.local", { size: formatBytes(reg.file.size) }));
@@ -298,11 +436,13 @@ async function submitRegister(e) {
       refreshRegisterStatus();
     });
     // done: keep the result, clear the form for the next asset
-    Object.assign(reg, { phase: null, asset, file: null, name: "", description: "", attrs: [{ key: "", value: "" }], private: false });
+    Object.assign(reg, { phase: null, asset, file: null, name: "", description: "", attrs: [{ key: "", value: "" }], private: false, offchain: false });
     if (reg.previewUrl) URL.revokeObjectURL(reg.previewUrl);
     reg.previewUrl = null;
+    if (asset.onchain === false) rc.hash = asset.content_hash;
     renderView();
-    await pollFinal(asset.token_id);
+    if (asset.onchain === false) await followLog(asset.content_hash);
+    else await pollFinal(asset.token_id);
   } catch (err) {
     reg.phase = null;
     if (err instanceof ApiError && err.status === 409 && typeof err.problem.token_id === "number") {
@@ -347,6 +487,10 @@ function viewRegister() {
       h("div", { class: "check" },
         h("input", { type: "checkbox", id: "reg-private", checked: reg.private, onchange: (e) => { reg.private = e.target.checked; } }),
         h("label", { for: "reg-private" }, t("register.private"))),
+      h("div", { class: "check" },
+        h("input", { type: "checkbox", id: "reg-offchain", checked: reg.offchain, "aria-describedby": "reg-offchain-hint", onchange: (e) => { reg.offchain = e.target.checked; } }),
+        h("label", { for: "reg-offchain" }, t("register.offchain"))),
+      h("p", { class: "hint", id: "reg-offchain-hint" }, t("register.offchain.hint")),
       h("button", { type: "submit", id: "register-submit", disabled: busy }, t("register.submit"))),
     h("div", { id: "register-status", "aria-live": "polite" }, registerStatus()));
 }
@@ -622,6 +766,55 @@ function refreshVerify() {
   if (start) start.disabled = Boolean(ver.worker) || !ver.file;
 }
 
+const vr = { key: "", name: null, receipt: null, result: null, error: null };
+
+async function checkReceiptFile() {
+  vr.result = null;
+  refreshReceiptFile();
+  if (!vr.receipt) return;
+  vr.result = await verifyReceipt(vr.receipt, vr.key);
+  refreshReceiptFile();
+}
+
+function receiptFileStatus() {
+  const out = [];
+  if (vr.name) out.push(h("p", {}, vr.name));
+  if (vr.receipt) out.push(receiptVerdict(vr.result, "receipt-file-verdict"));
+  if (vr.error) out.push(errorNode(vr.error));
+  return out;
+}
+
+function refreshReceiptFile() {
+  const box = document.getElementById("receipt-file-status");
+  if (box) clear(box, receiptFileStatus());
+}
+
+function receiptChecker() {
+  if (!vr.key && !vr.error) {
+    queueMicrotask(() => logInfo().then((l) => {
+      if (!vr.key) {
+        vr.key = l.verifier_key;
+        const input = document.getElementById("receipt-file-key");
+        if (input && !input.value) input.value = vr.key;
+      }
+    }, (e) => { vr.error = e; refreshReceiptFile(); }));
+  }
+  return [h("h2", { id: "receipt-check-title" }, t("verify.receipt.title")),
+    h("p", {}, t("verify.receipt.intro")),
+    fileInput("receipt-file", "verify.receipt.file", async (f) => {
+      Object.assign(vr, { name: f.name, receipt: null, result: null, error: null });
+      try {
+        vr.receipt = JSON.parse(await f.text());
+      } catch {
+        vr.receipt = "not json"; // verifyReceipt says: not a JSON receipt
+      }
+      await checkReceiptFile();
+    }, ".json,application/json"),
+    keyField("receipt-file-key", vr.key, (v) => { vr.key = v; }),
+    h("p", {}, h("button", { type: "button", id: "receipt-file-check", onclick: checkReceiptFile }, t("verify.receipt.check"))),
+    h("div", { id: "receipt-file-status", "aria-live": "polite" }, receiptFileStatus())];
+}
+
 function viewVerify() {
   return h("section", { "aria-labelledby": "view-title" },
     viewTitle("verify.title"),
@@ -631,7 +824,8 @@ function viewVerify() {
     h("p", {},
       h("button", { type: "button", id: "verify-start", disabled: Boolean(ver.worker) || !ver.file, onclick: startVerify }, t("verify.start")), " ",
       h("button", { type: "button", id: "verify-cancel", disabled: !ver.worker, onclick: () => ver.worker?.postMessage({ type: "cancel" }) }, t("verify.cancel"))),
-    h("div", { id: "verify-status", "aria-live": "polite" }, verifyStatus()));
+    h("div", { id: "verify-status", "aria-live": "polite" }, verifyStatus()),
+    receiptChecker());
 }
 
 // ---------------------------------------------------------------- prove ownership
