@@ -7,7 +7,6 @@ import { cidOf, contentHash } from "./cid.js";
 import { clear, details, download, h } from "./dom.js";
 import { calendar, formatBytes, formatDate, formatNumber, formatPercent, lang, setCalendar, setLang, t } from "./i18n.js";
 import { qrSvg } from "./qr.js";
-import { verifyReceipt } from "./receipt.js";
 import { account, chainId, discover, personalSign, siweMessage, wallets } from "./wallet.js";
 
 const main = document.getElementById("main");
@@ -255,6 +254,12 @@ function refreshRegisterStatus() {
 // ---------------------------------------------------------------- off-chain: receipt, check, mint from the log
 const rc = { hash: null, receipt: null, result: null, key: "", error: null, minting: false, mintError: null };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** The receipt checker (receipt.js) is loaded only when a receipt is to be checked. */
+async function verifyReceipt(...args) {
+  const m = await import("./receipt.js");
+  return m.verifyReceipt(...args);
+}
 
 let logPromise = null;
 /** The log's origin and verifier key (GET /v1/log), cached. */
