@@ -848,6 +848,38 @@ def test_a_tampered_receipt_is_not_verified_in_the_page(tab, env, tmp_path, how,
     assert not tab.errors[errors_before:], tab.errors[errors_before:]
 
 
+NO_ED25519_JS = """
+(() => {
+  const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+  crypto.subtle.importKey = (format, key, alg, ...rest) => {
+    const name = typeof alg === "string" ? alg : alg && alg.name;
+    if (String(name).toLowerCase() === "ed25519") return Promise.reject(new DOMException("no Ed25519 here", "NotSupportedError"));
+    return importKey(format, key, alg, ...rest);
+  };
+})();
+"""
+
+
+def test_without_ed25519_in_the_browser_the_signature_is_said_unchecked(browser, env):
+    """A browser whose WebCrypto has no Ed25519 (simulated before the page loads): the page
+    checks the inclusion proof but says plainly the signature was not checked, never "verified"."""
+    index = json.loads((ARTIFACTS / "receipt.json").read_text())["index"]
+    receipt = env.http.get(f"/v1/log/entries/{index}/receipt").json()
+    ctx = _new_context(browser, env, wallet=False)
+    ctx.add_init_script(NO_ED25519_JS)
+    page = Page(ctx, env)
+    page.go("verify")
+    page.p.wait_for_function("() => document.getElementById('receipt-file-key').value.length > 0")
+    page.set_file("#receipt-file", "r.json", json.dumps(receipt).encode(), "application/json")
+    page.p.wait_for_selector('#receipt-file-verdict[data-verified="unchecked"]')
+    text = page.text("#receipt-file-verdict")
+    assert text.startswith("NOT verified") and "Ed25519" in text and "Verified" not in text, text
+    # a broken proof is still caught without Ed25519
+    page.set_file("#receipt-file", "bad.json", json.dumps(_tampered(receipt, "proof")).encode(), "application/json")
+    page.p.wait_for_selector('#receipt-file-verdict[data-verified="false"][data-reason="root"]')
+    assert not page.errors, page.errors
+    ctx.close()
+
 def test_the_page_checks_the_receipt_the_server_sends(tab, env):
     """The registration view verifies what the server answers, not trusting it: a receipt
     altered on the way (a signature byte flipped) is shown as NOT verified."""

@@ -121,7 +121,7 @@ export async function openNote(note, key) {
   const text = note.slice(0, split + 1);
   const sigs = note.slice(split + 2);
   if (!sigs || !sigs.endsWith("\n")) fail("note");
-  let sig = null;
+  const mine = []; // every signature line by this key must verify (as rust_core/tlog/src/note.rs)
   for (const line of sigs.slice(0, -1).split("\n")) {
     const m = /^\u2014 (\S+) (\S+)$/.exec(line);
     if (!m) fail("note");
@@ -129,13 +129,15 @@ export async function openNote(note, key) {
     if (!blob || blob.length < 5) fail("note");
     if (m[1] === key.name && equal(blob.slice(0, 4), key.id)) {
       if (blob.length !== 68) fail("signature");
-      sig = blob.slice(4);
+      mine.push(blob.slice(4));
     }
   }
-  if (!sig) fail("nosig", { key: key.name });
+  if (!mine.length) fail("nosig", { key: key.name });
   const pub = await importEd25519(key.pk);
   if (!pub) return { text, signature: "unchecked" };
-  if (!(await crypto.subtle.verify({ name: "Ed25519" }, pub, sig, utf8.encode(text)))) fail("signature");
+  for (const sig of mine) {
+    if (!(await crypto.subtle.verify({ name: "Ed25519" }, pub, sig, utf8.encode(text)))) fail("signature");
+  }
   return { text, signature: "valid" };
 }
 
