@@ -196,6 +196,48 @@ def test_transfer_and_claim_seen_on_chain_are_logged_once(server, client, creato
     assert t.owner.hex() == acct.address.lower()[2:] and t.token_id == tid
 
 
+def test_metadata_change_seen_on_chain_is_logged_once_with_a_verifying_receipt(server, client, creator):
+    """A minter changes a token's metadata CID on the contract (``setMetadataCid``, sent by the
+    service's own key as an operator tool would, outside the API): the event sync logs one
+    METADATA_CHANGE entry naming the token, its content hash, the holder and the new CID, after
+    the token's MINT entry, and its inclusion proof verifies against a signed checkpoint."""
+    svc = server.service
+    acct, h = creator
+    data = os.urandom(200)
+    ch = "0x" + hashlib.sha256(data).hexdigest()
+    m = post(client, h, data, {"name": "แก้ไขได้ editable"})
+    assert m.status_code == 201, m.text
+    tid = m.json()["token_id"]
+    old_cid = m.json()["metadata_cid"]
+    # a new metadata document, pinned like any other; the contract gets its CID
+    new_cid = svc.store.add_bytes(json.dumps({"name": "แก้ไขแล้ว edited", "image": f"ipfs://{m.json()['asset_cid']}"},
+                                             ensure_ascii=False).encode())
+    assert new_cid != old_cid
+    receipt_tx = svc.chain.transact(svc.registry.build_set_metadata(tid, new_cid))
+    assert receipt_tx["status"] == 1
+    deadline = time.monotonic() + 30
+    while "METADATA_CHANGE" not in (kinds := [e.kind.name for e in entries_about(server, ch)]):
+        assert time.monotonic() < deadline, kinds
+        time.sleep(0.2)
+    time.sleep(1.5)  # more background passes over the same blocks add nothing
+    entries = entries_about(server, ch)
+    assert [e.kind.name for e in entries] == ["MINT", "METADATA_CHANGE"]
+    change = entries[1]
+    assert change.token_id == tid and change.metadata_cid == new_cid
+    assert change.owner.hex() == acct.address.lower()[2:]
+    assert change.tx_hash == bytes(receipt_tx["transactionHash"])
+    assert change.block == int(receipt_tx["blockNumber"])
+    assert change.chain_id == svc.chain.chain_id
+    assert svc.registry.token_uri(tid) == f"ipfs://{new_cid}"
+    # its receipt (by log index) verifies with the log's key; the entry in it is this change
+    log = server.app.state.log
+    index = log.indexes_for(bytes.fromhex(ch[2:]))[1]
+    rec = client.get(f"/v1/log/entries/{index}/receipt").json()
+    cp = verify_receipt(rec, client.get("/v1/log").json()["verifier_key"])
+    assert rec["index"] == index and cp.size > index
+    assert LogEntry.decode(bytes.fromhex(rec["entry"][2:])) == change
+
+
 def _minter_key(client) -> str:
     r = client.post("/v1/admin/api-keys", json={"name": "m" + os.urandom(4).hex(), "role": "minter"},
                     headers={"X-API-Key": ADMIN})
