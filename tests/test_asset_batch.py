@@ -274,6 +274,93 @@ def test_concurrent_overlapping_batches_register_each_hash_once(server, client, 
         assert len(log_entries(server, h)) == 1
 
 
+def _single(c, headers, content_hash: str, meta: dict) -> httpx.Response:
+    return c.post("/v1/assets", data={"metadata": json.dumps(meta, ensure_ascii=False), "content_hash": content_hash,
+                                      "owner": OWNER, "onchain": "false"}, headers=headers)
+
+
+def test_concurrent_single_posts_share_the_grouped_flush_each_with_its_own_document(server, client, minter):
+    """Single off-chain POSTs arriving together have their metadata documents added in grouped
+    flushes by the group commit: each still gets its own document's CID (pinned, readable), one
+    private entry, and the same content hash sent twice at once registers once."""
+    store = server.service.offchain.store
+    calls: list[int] = []
+    real = store.add_many
+
+    def counted(docs, **kw):
+        calls.append(len(docs))
+        return real(docs, **kw)
+
+    hashes = [rand_hash() for _ in range(24)]
+    sends = [(h, {"name": f"ชิ้นที่ {i}", "description": "พร้อมกัน"}) for i, h in enumerate(hashes)]
+    sends.append((hashes[5], {"name": "the same hash again"}))
+    out: dict[int, httpx.Response] = {}
+    barrier = threading.Barrier(len(sends))
+
+    def send(i: int) -> None:
+        with server.client() as c:
+            barrier.wait()
+            out[i] = _single(c, minter, *sends[i])
+
+    store.add_many = counted
+    try:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(sends))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        del store.add_many  # the bound method again
+    assert sum(calls) >= len(hashes) and len(calls) <= len(sends), calls
+    by_hash: dict[str, list[httpx.Response]] = {}
+    for i, (h, _meta) in enumerate(sends):
+        by_hash.setdefault(h, []).append(out[i])
+    for i, (h, meta) in enumerate(sends[:-1]):
+        answers = by_hash[h]
+        assert sorted(r.status_code for r in answers) == [201] + [409] * (len(answers) - 1), [r.text for r in answers]
+        won = next(r for r in answers if r.status_code == 201).json()
+        sent = meta if out[i].status_code == 201 else sends[-1][1]
+        assert won["metadata_cid"] == _core.cid.cid_of(canonical_json({**sent, "properties": {"content_hash": h}}))
+        assert json.loads(store.cat(won["metadata_cid"]))["name"] == sent["name"] and store.is_pinned(won["metadata_cid"])
+    for h in hashes[::6]:
+        assert receipt(client, h)["entry_fields"]["metadata_cid"] == client.get(f"/v1/assets/{h}").json()["metadata_cid"]
+        assert len(log_entries(server, h)) == 1
+
+
+def test_a_store_failure_in_the_grouped_flush_refuses_the_waiting_posts_and_writes_nothing(server, client, minter):
+    from nftreg.errors import IpfsError
+
+    store = server.service.offchain.store
+
+    def down(docs, **kw):
+        raise IpfsError("the content store is down (test)")
+
+    hashes = [rand_hash() for _ in range(6)]
+    out: list[httpx.Response] = []
+
+    def send(h: str) -> None:
+        with server.client() as c:
+            out.append(_single(c, minter, h, {"name": "x"}))
+
+    store.add_many = down
+    try:
+        threads = [threading.Thread(target=send, args=(h,)) for h in hashes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        del store.add_many
+    assert [r.status_code for r in out] == [503] * len(hashes), [r.text for r in out]
+    assert all("content store" in r.json()["detail"] for r in out)
+    for h in hashes:
+        assert client.get(f"/v1/assets/{h}").status_code == 404
+        assert log_entries(server, h) == []
+    # the store back: the same registrations go through
+    for h in hashes[:2]:
+        assert _single(client, minter, h, {"name": "x"}).status_code == 201
+
+
 def test_embedded_store_add_many_matches_add_bytes_and_leaves_no_temporary_files(tmp_path: Path):
     store = EmbeddedStore(tmp_path / "ipfs")
     docs = [canonical_json({"name": f"เอกสาร {i}"}) for i in range(30)] + [b"same", b"same", os.urandom(600_000)]

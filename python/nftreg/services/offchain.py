@@ -1,9 +1,10 @@
 """Off-chain registration: an asset registered in the registration log without a transaction
 (``onchain=false``), and its later mint on-chain with the log proof (``mint-from-log``).
 
-A registration pins the asset and its metadata as a mint does (``minting.pin_asset``), then
-writes the asset row (status ``offchain``) and its private log entry in one transaction;
-concurrent registrations share that transaction (group commit: one fsync for many). The
+A registration pins the asset as a mint does, then its metadata document and its rows go
+through a group commit: whoever holds the commit lock adds every queued registration's metadata
+document in one grouped flush (``ipfs.base.add_many``: one journal commit for many blocks) and
+writes their asset rows (status ``offchain``) and private log entries in one transaction. The
 owner mints it later with ``mintWithLogProof`` once an anchored checkpoint covers its entry,
 through the outbox as a ``mint`` write (so ``Minting``'s hooks see it land).
 """
@@ -40,7 +41,6 @@ from nftreg.services.minting import (
     Minting,
     describe,
     hash_of,
-    pin_asset,
     private_hash,
     registered_conflict,
 )
@@ -50,10 +50,11 @@ from nftreg.services.outbox import Outbox, copy_error
 class _OffchainJob:
     """One request's off-chain registration waiting for the group commit."""
 
-    __slots__ = ("done", "error", "row")
+    __slots__ = ("doc", "done", "error", "row")
 
-    def __init__(self, row: dict[str, Any]):
+    def __init__(self, row: dict[str, Any], doc: bytes | None = None):
         self.row = row
+        self.doc = doc  # the metadata document still to add (its CID goes into the row), or None
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -91,11 +92,19 @@ class OffchainRegistration:
         if own is not None and own.status == "offchain":
             return hash_hex, None  # this request's earlier attempt committed: same outcome
         self.minting.refuse_registered(hash_hex)
-        pinned = pin_asset(self.store, metadata, hash_hex, upload_path=upload_path, asset_cid=asset_cid,
-                           media_type=media_type, size=size)
-        job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": pinned.asset_cid,
-                            "metadata_cid": pinned.metadata_cid, "media_type": media_type, "size": size,
-                            "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key})
+        try:
+            if upload_path is not None:
+                asset_cid = self.store.add_file(upload_path)
+            doc = describe(metadata, hash_hex, asset_cid, media_type)
+        except IpfsError as e:
+            raise Unavailable(f"content store: {e}") from None
+        except InvalidInputError as e:
+            raise Unprocessable(str(e)) from None
+        # the metadata document is added by the group commit, with the other queued ones
+        job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": asset_cid,
+                            "metadata_cid": None, "media_type": media_type, "size": size,
+                            "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key},
+                           doc)
         self._group_commit([job])
         if job.error is not None:
             raise job.error
@@ -234,17 +243,43 @@ class OffchainRegistration:
 
     def _group_commit(self, jobs: list[_OffchainJob]) -> None:
         """Write ``jobs`` with every other queued registration: whoever holds the commit lock
-        writes all queued registrations in one transaction (one fsync for many), the others
-        wait for it. Returns when every job of ``jobs`` is done (its ``error`` set or not)."""
+        adds all queued metadata documents in one grouped flush and writes all queued
+        registrations in one transaction (one fsync for many), the others wait for it. Returns
+        when every job of ``jobs`` is done (its ``error`` set or not)."""
         with self._queue_lock:
             self._queue.extend(jobs)
         with self._commit_lock:
             if not all(j.done.is_set() for j in jobs):
                 with self._queue_lock:
                     take, self._queue[:] = self._queue[:], []
-                self._commit(take)
+                left = self._add_documents(take)
+                if left:
+                    self._commit(left)
         for j in jobs:
             j.done.wait()
+
+    def _add_documents(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
+        """Add the metadata documents ``jobs`` still carry in one grouped flush and put their
+        CIDs in the rows; returns the jobs left to write (a store failure fails those whose
+        document it could not add, and they are done)."""
+        todo = [j for j in jobs if j.doc is not None]
+        if not todo:
+            return jobs
+        try:
+            cids = add_many(self.store, [j.doc for j in todo if j.doc is not None])
+        except IpfsError as e:
+            for j in todo:
+                j.error = Unavailable(f"content store: {e}")
+                j.done.set()
+            return [j for j in jobs if j.doc is None]
+        except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
+            for j in todo:
+                j.error = copy_error(e) if len(todo) > 1 else e
+                j.done.set()
+            return [j for j in jobs if j.doc is None]
+        for j, cid in zip(todo, cids, strict=True):
+            j.row["metadata_cid"], j.doc = cid, None
+        return jobs
 
     def _commit(self, jobs: list[_OffchainJob]) -> None:
         """The asset rows and private log entries of ``jobs`` in one transaction; when that
