@@ -21,7 +21,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
-def get_log(request: Request) -> RegistrationLog:
+async def get_log(request: Request) -> RegistrationLog:  # no thread-pool hop (see api.deps)
     return request.app.state.log
 
 
