@@ -247,6 +247,39 @@ def test_a_retry_after_a_crash_finds_its_own_earlier_work(server):
     assert [x["status"] for x in c] == [409] * 4
 
 
+def test_a_single_registration_retried_after_a_crash_finds_its_own_earlier_work(server):
+    """The same for one off-chain registration (POST /v1/assets, hash-only): the group commit's
+    one read sees this request's own row and answers with it; another key is refused, naming the
+    registration; nothing is written twice."""
+    from nftreg.services.errors import Conflict
+
+    svc = server.service
+    h, key = rand_hash(), "k-single-" + os.urandom(8).hex()
+    a = svc.register_offchain(owner=OWNER, metadata={"name": "once"}, content_hash=h, request_key=key)
+    b = svc.register_offchain(owner=OWNER, metadata={"name": "once"}, content_hash=h, request_key=key)
+    assert a["content_hash"] == b["content_hash"] == h and a["metadata_cid"] == b["metadata_cid"]
+    assert b["onchain"] is False and b["token_id"] is None
+    with pytest.raises(Conflict, match="already registered off-chain"):
+        svc.register_offchain(owner=OWNER, metadata={"name": "once"}, content_hash=h, request_key="another")
+    with pytest.raises(Conflict, match="already registered off-chain"):
+        svc.register_offchain(owner=OWNER, metadata={"name": "once"}, content_hash=h)
+    assert len(log_entries_when_logged(server, h)) == 1
+    import time
+
+    time.sleep(0.5)  # a few more integrations: still one
+    assert len(log_entries(server, h)) == 1
+
+
+def log_entries_when_logged(server, content_hash: str, timeout: float = 30.0) -> list[LogEntry]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (found := log_entries(server, content_hash)):
+        assert time.monotonic() < deadline, f"{content_hash} not in the log within {timeout} s"
+        time.sleep(0.1)
+    return found
+
+
 def test_concurrent_overlapping_batches_register_each_hash_once(server, client, minter):
     hashes = [rand_hash() for _ in range(60)]
     results: list[dict] = []

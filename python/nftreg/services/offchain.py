@@ -2,9 +2,11 @@
 (``onchain=false``), and its later mint on-chain with the log proof (``mint-from-log``).
 
 A registration pins the asset as a mint does, then its metadata document and its rows go
-through a group commit: whoever holds the commit lock adds every queued registration's metadata
-document in one grouped flush (``ipfs.base.add_many``: one journal commit for many blocks) and
-writes their asset rows (status ``offchain``) and private log entries in one transaction. The
+through a group commit: whoever holds the commit lock checks every queued registration's content
+hash in one SQL read (registered already, or this request's own earlier attempt), adds their
+metadata documents in one grouped flush (``ipfs.base.add_many``: one journal commit for many
+blocks) and writes their asset rows (status ``offchain``) and private log entries in one
+transaction. The
 owner mints it later with ``mintWithLogProof`` once an anchored checkpoint covers its entry,
 through the outbox as a ``mint`` write (so ``Minting``'s hooks see it land).
 """
@@ -50,11 +52,13 @@ from nftreg.services.outbox import Outbox, copy_error
 class _OffchainJob:
     """One request's off-chain registration waiting for the group commit."""
 
-    __slots__ = ("doc", "done", "error", "row")
+    __slots__ = ("check", "doc", "done", "error", "replayed", "row")
 
-    def __init__(self, row: dict[str, Any], doc: bytes | None = None):
+    def __init__(self, row: dict[str, Any], doc: bytes | None = None, *, check: bool = False):
         self.row = row
         self.doc = doc  # the metadata document still to add (its CID goes into the row), or None
+        self.check = check  # is the content hash free? (or written by this request's earlier attempt)
+        self.replayed = False  # this request's earlier attempt wrote the row: nothing to write
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -88,10 +92,11 @@ class OffchainRegistration:
             raise Unavailable("off-chain registration needs the registration log")
         owner = validate.address(owner)
         hash_hex, media_type, size = hash_of(upload_path, upload_sha256, size, media_type, content_hash, asset_cid)
-        own = self.minting.own_earlier_attempt(hash_hex, request_key)
-        if own is not None and own.status == "offchain":
-            return hash_hex, None  # this request's earlier attempt committed: same outcome
-        self.minting.refuse_registered(hash_hex)
+        if upload_path is not None:  # checked before the upload is stored (hash-only: by the group commit)
+            own = self.minting.own_earlier_attempt(hash_hex, request_key)
+            if own is not None and own.status == "offchain":
+                return hash_hex, None  # this request's earlier attempt committed: same outcome
+            self.minting.refuse_registered(hash_hex)
         try:
             if upload_path is not None:
                 asset_cid = self.store.add_file(upload_path)
@@ -104,11 +109,11 @@ class OffchainRegistration:
         job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": asset_cid,
                             "metadata_cid": None, "media_type": media_type, "size": size,
                             "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key},
-                           doc)
+                           doc, check=True)
         self._group_commit([job])
         if job.error is not None:
             raise job.error
-        return hash_hex, job.row
+        return hash_hex, None if job.replayed else job.row
 
     def register_many(self, items: list[dict[str, Any]], *,
                       request_key: str | None = None) -> list[tuple[str, dict[str, Any] | None] | ServiceError]:
@@ -243,20 +248,54 @@ class OffchainRegistration:
 
     def _group_commit(self, jobs: list[_OffchainJob]) -> None:
         """Write ``jobs`` with every other queued registration: whoever holds the commit lock
-        adds all queued metadata documents in one grouped flush and writes all queued
-        registrations in one transaction (one fsync for many), the others wait for it. Returns
-        when every job of ``jobs`` is done (its ``error`` set or not)."""
+        checks the queued content hashes in one read, adds their metadata documents in one
+        grouped flush and writes them in one transaction (one fsync for many), the others wait
+        for it. Returns when every job of ``jobs`` is done (its ``error`` set or not)."""
         with self._queue_lock:
             self._queue.extend(jobs)
         with self._commit_lock:
             if not all(j.done.is_set() for j in jobs):
                 with self._queue_lock:
                     take, self._queue[:] = self._queue[:], []
-                left = self._add_documents(take)
+                left = self._add_documents(self._check_registered(take))
                 if left:
                     self._commit(left)
         for j in jobs:
             j.done.wait()
+
+    def _check_registered(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
+        """One SQL read for the content hashes of the ``jobs`` that ask for it: a hash with a
+        row is refused as ``register_many`` refuses it, unless the row is this request's own
+        earlier attempt (same request key, off-chain), which is its outcome. Those jobs are done;
+        returns the others."""
+        want = {j.row["content_hash"] for j in jobs if j.check}
+        if not want:
+            return jobs
+        try:
+            with self.db.read() as s:
+                have = {r.content_hash: r for r in s.execute(
+                    select(Asset.content_hash, Asset.token_id, Asset.status, Asset.owner, Asset.request_key)
+                    .where(Asset.content_hash.in_(sorted(want))))}
+        except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
+            for j in jobs:
+                j.error = copy_error(e) if len(jobs) > 1 else e
+                j.done.set()
+            return []
+        left = []
+        for j in jobs:
+            h = j.row["content_hash"]
+            r = have.get(h) if j.check else None
+            if r is None:
+                left.append(j)
+                continue
+            key = j.row["request_key"]
+            if key is not None and r.request_key == key and r.status == "offchain":
+                j.replayed = True
+            else:
+                j.error = registered_conflict(h, r.token_id, r.status, r.owner) or Conflict(
+                    f"content hash {h} is being registered by another request", token_id=None)
+            j.done.set()
+        return left
 
     def _add_documents(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
         """Add the metadata documents ``jobs`` still carry in one grouped flush and put their
