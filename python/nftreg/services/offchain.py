@@ -52,12 +52,16 @@ from nftreg.services.outbox import Outbox, copy_error
 class _OffchainJob:
     """One request's off-chain registration waiting for the group commit."""
 
-    __slots__ = ("check", "doc", "done", "error", "replayed", "row")
+    __slots__ = ("doc", "done", "error", "replayed", "row")
 
-    def __init__(self, row: dict[str, Any], doc: bytes | None = None, *, check: bool = False):
-        self.row = row
-        self.doc = doc  # the metadata document still to add (its CID goes into the row), or None
-        self.check = check  # is the content hash free? (or written by this request's earlier attempt)
+    def __init__(self, content_hash: str, owner: str, doc: bytes, *, asset_cid: str | None, request_key: str | None,
+                 media_type: str | None = None, size: int | None = None):
+        # the asset row to write; its metadata CID is set when ``doc`` (the metadata document) is added
+        self.row: dict[str, Any] = {
+            "content_hash": content_hash, "owner": owner, "asset_cid": asset_cid, "metadata_cid": None,
+            "media_type": media_type, "size": size, "status": "offchain", "final": False, "created_at": utcnow(),
+            "request_key": request_key}
+        self.doc = doc
         self.replayed = False  # this request's earlier attempt wrote the row: nothing to write
         self.done = threading.Event()
         self.error: BaseException | None = None
@@ -106,10 +110,8 @@ class OffchainRegistration:
         except InvalidInputError as e:
             raise Unprocessable(str(e)) from None
         # the metadata document is added by the group commit, with the other queued ones
-        job = _OffchainJob({"content_hash": hash_hex, "owner": owner, "asset_cid": asset_cid,
-                            "metadata_cid": None, "media_type": media_type, "size": size,
-                            "status": "offchain", "final": False, "created_at": utcnow(), "request_key": request_key},
-                           doc, check=True)
+        job = _OffchainJob(hash_hex, owner, doc, asset_cid=asset_cid, request_key=request_key,
+                           media_type=media_type, size=size)
         self._group_commit([job])
         if job.error is not None:
             raise job.error
@@ -122,16 +124,16 @@ class OffchainRegistration:
         checked -- and optionally ``asset_cid``, and ``index``, the item's position in the
         client's request, for messages), sharing the work: one SQL read for all the
         registration checks, one group flush for all the metadata blocks, one transaction for
-        the rows and log entries. Each item succeeds or is refused on its own: the result, in
-        input order, is (content hash, row written or None when an earlier attempt of this
-        request wrote it) or the error that refused it (a bad field, a content hash registered
-        already or twice in this call). ``request_key``: the request's idempotency key; item
+        the rows and log entries (the group commit's). Each item succeeds or is refused on its
+        own: the result, in input order, is (content hash, row written or None when an earlier
+        attempt of this request wrote it) or the error that refused it (a bad field, a content
+        hash registered already or twice in this call). ``request_key``: the request's idempotency key; item
         ``i`` is keyed by it and ``i``, so a retry after a crash finds its own earlier work."""
         if self.logfeed is None:
             raise Unavailable("off-chain registration needs the registration log")
         out: list[tuple[str, dict[str, Any] | None] | ServiceError | None] = [None] * len(items)
         first: dict[str, int] = {}
-        todo: list[tuple[int, str, str]] = []  # (index, owner, content hash)
+        jobs: list[tuple[int, _OffchainJob]] = []
         for i, it in enumerate(items):
             try:
                 owner = validate.address(it.get("owner"), "owner")
@@ -145,47 +147,25 @@ class OffchainRegistration:
                                   f"{at[0]} and {at[1]})", token_id=None)
                 continue
             first[hash_hex] = i
-            todo.append((i, owner, hash_hex))
-        keys = {i: request_key and fingerprint(request_key, i) for i, _, _ in todo}
-        with self.db.read() as s:  # one read: registered already, or this request's earlier attempt
-            have = {r.content_hash: r for r in s.execute(
-                select(Asset.content_hash, Asset.token_id, Asset.status, Asset.owner, Asset.request_key)
-                .where(Asset.content_hash.in_(list(first))))} if first else {}
-        fresh: list[tuple[int, str, str, bytes]] = []
-        for i, owner, hash_hex in todo:
-            r = have.get(hash_hex)
-            if r is not None:
-                if keys[i] is not None and r.request_key == keys[i] and r.status == "offchain":
-                    out[i] = (hash_hex, None)
-                else:
-                    out[i] = registered_conflict(hash_hex, r.token_id, r.status, r.owner) or Conflict(
-                        f"content hash {hash_hex} is being registered by another request", token_id=None)
-                continue
             try:
-                doc = describe(items[i]["metadata"], hash_hex, items[i].get("asset_cid"), None)
+                doc = describe(it["metadata"], hash_hex, it.get("asset_cid"), None)
             except InvalidInputError as e:
                 out[i] = Unprocessable(f"metadata: {e}")
                 continue
-            fresh.append((i, owner, hash_hex, doc))
-        if fresh:
-            try:
-                cids = add_many(self.store, [doc for _, _, _, doc in fresh])
-            except IpfsError as e:
-                raise Unavailable(f"content store: {e}") from None
-            now = utcnow()
-            jobs = [_OffchainJob({"content_hash": h, "owner": owner, "asset_cid": items[i].get("asset_cid"),
-                                  "metadata_cid": cid, "media_type": None, "size": None, "status": "offchain",
-                                  "final": False, "created_at": now, "request_key": keys[i]})
-                    for (i, owner, h, _), cid in zip(fresh, cids, strict=True)]
-            self._group_commit(jobs)
-            for (i, _, h, _), job in zip(fresh, jobs, strict=True):
-                err = job.error
-                if err is None:
-                    out[i] = (h, job.row)
-                elif isinstance(err, ServiceError) and err.status < 500:
-                    out[i] = err
-                else:
-                    raise err
+            jobs.append((i, _OffchainJob(hash_hex, owner, doc, asset_cid=it.get("asset_cid"),
+                                         request_key=request_key and fingerprint(request_key, i))))
+        # checked and flushed here, in parallel with other batches; written by the group commit
+        ready = self._prepare([job for _, job in jobs])
+        if ready:
+            self._group_commit(ready)
+        for i, job in jobs:
+            err = job.error
+            if err is None:
+                out[i] = (job.row["content_hash"], None if job.replayed else job.row)
+            elif isinstance(err, ServiceError) and err.status < 500:
+                out[i] = err
+            else:
+                raise err
         return [r for r in out if r is not None]
 
     def mint_from_log(self, hash_hex: str, *, caller: str | None) -> str:
@@ -248,43 +228,46 @@ class OffchainRegistration:
 
     def _group_commit(self, jobs: list[_OffchainJob]) -> None:
         """Write ``jobs`` with every other queued registration: whoever holds the commit lock
-        checks the queued content hashes in one read, adds their metadata documents in one
-        grouped flush and writes them in one transaction (one fsync for many), the others wait
-        for it. Returns when every job of ``jobs`` is done (its ``error`` set or not)."""
+        prepares the queued single registrations together (``_prepare``: one read, one grouped
+        flush) and writes them all in one transaction (one fsync for many), the others wait for
+        it. Returns when every job of ``jobs`` is done (its ``error`` set or not)."""
         with self._queue_lock:
             self._queue.extend(jobs)
         with self._commit_lock:
             if not all(j.done.is_set() for j in jobs):
                 with self._queue_lock:
                     take, self._queue[:] = self._queue[:], []
-                left = self._add_documents(self._check_registered(take))
+                # single registrations come unprepared (no metadata CID yet), register_many's prepared
+                left = [j for j in take if j.row["metadata_cid"] is not None]
+                left += self._prepare([j for j in take if j.row["metadata_cid"] is None])
                 if left:
                     self._commit(left)
         for j in jobs:
             j.done.wait()
 
+    def _prepare(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
+        """Check the content hashes of ``jobs`` (one read) and add the metadata documents of those
+        still to write (one grouped flush, which sets their metadata CIDs); returns those, the
+        others are done (refused, replayed or failed)."""
+        left = self._check_registered(jobs) if jobs else []
+        return self._add_documents(left) if left else []
+
     def _check_registered(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
-        """One SQL read for the content hashes of the ``jobs`` that ask for it: a hash with a
-        row is refused as ``register_many`` refuses it, unless the row is this request's own
-        earlier attempt (same request key, off-chain), which is its outcome. Those jobs are done;
-        returns the others."""
-        want = {j.row["content_hash"] for j in jobs if j.check}
-        if not want:
-            return jobs
+        """One SQL read for the content hashes of ``jobs``: a hash with a row is refused (409),
+        unless the row is this request's own earlier attempt (same request key, off-chain),
+        which is its outcome. Those jobs are done; returns the others."""
         try:
             with self.db.read() as s:
                 have = {r.content_hash: r for r in s.execute(
                     select(Asset.content_hash, Asset.token_id, Asset.status, Asset.owner, Asset.request_key)
-                    .where(Asset.content_hash.in_(sorted(want))))}
+                    .where(Asset.content_hash.in_(sorted({j.row["content_hash"] for j in jobs}))))}
         except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
-            for j in jobs:
-                j.error = copy_error(e) if len(jobs) > 1 else e
-                j.done.set()
+            self._fail(jobs, e)
             return []
         left = []
         for j in jobs:
             h = j.row["content_hash"]
-            r = have.get(h) if j.check else None
+            r = have.get(h)
             if r is None:
                 left.append(j)
                 continue
@@ -298,27 +281,26 @@ class OffchainRegistration:
         return left
 
     def _add_documents(self, jobs: list[_OffchainJob]) -> list[_OffchainJob]:
-        """Add the metadata documents ``jobs`` still carry in one grouped flush and put their
-        CIDs in the rows; returns the jobs left to write (a store failure fails those whose
-        document it could not add, and they are done)."""
-        todo = [j for j in jobs if j.doc is not None]
-        if not todo:
-            return jobs
+        """Add the metadata documents of ``jobs`` in one grouped flush and put their CIDs in the
+        rows; returns the jobs to write (none when the store failed: they are all done)."""
         try:
-            cids = add_many(self.store, [j.doc for j in todo if j.doc is not None])
+            cids = add_many(self.store, [j.doc for j in jobs])
         except IpfsError as e:
-            for j in todo:
-                j.error = Unavailable(f"content store: {e}")
-                j.done.set()
-            return [j for j in jobs if j.doc is None]
+            self._fail(jobs, Unavailable(f"content store: {e}"))
+            return []
         except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
-            for j in todo:
-                j.error = copy_error(e) if len(todo) > 1 else e
-                j.done.set()
-            return [j for j in jobs if j.doc is None]
-        for j, cid in zip(todo, cids, strict=True):
-            j.row["metadata_cid"], j.doc = cid, None
+            self._fail(jobs, e)
+            return []
+        for j, cid in zip(jobs, cids, strict=True):
+            j.row["metadata_cid"] = cid
         return jobs
+
+    @staticmethod
+    def _fail(jobs: list[_OffchainJob], e: BaseException) -> None:
+        """Every job of ``jobs`` is done with ``e`` (each its own copy when there are several)."""
+        for j in jobs:
+            j.error = e if len(jobs) == 1 else copy_error(e)
+            j.done.set()
 
     def _commit(self, jobs: list[_OffchainJob]) -> None:
         """The asset rows and private log entries of ``jobs`` in one transaction; when that
@@ -354,8 +336,8 @@ class OffchainRegistration:
         except IntegrityError:
             jobs[0].error = self._conflict_of(jobs[0].row["content_hash"])
         except BaseException as e:  # noqa: BLE001 - every request of the batch hears it
-            for j in jobs:
-                j.error = e if len(jobs) == 1 else copy_error(e)
+            self._fail(jobs, e)
+            return
         for j in jobs:
             j.done.set()
 
