@@ -59,13 +59,6 @@ def sign_in(client, acct, *, domain=None, chain_id=None, nonce=None, expires=Non
 
 
 @pytest.fixture(scope="module")
-def client(server):
-    with server.client() as c:
-        c.chain_id = server.service.chain.chain_id
-        yield c
-
-
-@pytest.fixture(scope="module")
 def creator(client):
     acct = Account.create()
     r = sign_in(client, acct)

@@ -48,13 +48,6 @@ def server(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(server):
-    with server.client() as c:
-        c.chain_id = server.service.chain.chain_id
-        yield c
-
-
-@pytest.fixture(scope="module")
 def minter(client):
     r = client.post("/v1/admin/api-keys", json={"name": "batch", "role": "minter"}, headers={"X-API-Key": ADMIN})
     assert r.status_code == 201, r.text

@@ -31,13 +31,6 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(server):
-    with server.client() as c:
-        c.chain_id = server.service.chain.chain_id
-        yield c
-
-
-@pytest.fixture(scope="module")
 def creator(client):
     acct = Account.create()
     r = sign_in(client, acct)
